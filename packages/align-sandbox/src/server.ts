@@ -1,0 +1,238 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type ApiContext, handleAlignRoute } from "./align-api.js";
+import { type DeliveryOptions, WebhookDeliverer } from "./delivery.js";
+import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
+import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
+import { matchRoute } from "./routes.js";
+import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
+
+export interface AlignSandboxOptions {
+  /** The API key clients must send; also the webhook signing key. */
+  apiKey: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: the emulator is for this machine only. */
+  host?: string;
+  /** `production` makes simulation answer 403, as Align does. Default `sandbox`. */
+  environment?: "sandbox" | "production";
+  /** Webhook delivery retry policy. */
+  webhooks?: Partial<DeliveryOptions>;
+  /** Called once per request with a line free of bodies and query strings. */
+  log?: (entry: RequestLogEntry & { ms: number }) => void;
+}
+
+export interface AlignSandbox {
+  /** Base URL, e.g. `http://127.0.0.1:3001` (paths start with `/v0`). */
+  readonly url: string;
+  readonly port: number;
+  /** Arms a fault for the next matching requests. */
+  addFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Forgets customers, webhooks, deliveries, the request log and faults. */
+  reset(): void;
+  /** A deep copy of the emulator's state. */
+  state(): SandboxSnapshot;
+  /** Resolves once every webhook delivery has succeeded or exhausted its attempts. */
+  deliveriesSettled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ADMIN_PREFIX = "/_emulator";
+
+/**
+ * Starts the Align sandbox emulator on loopback.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startAlignSandbox({ apiKey: "sandbox-key" });
+ * const align = new Align({ apiKey: "sandbox-key", baseUrl: sandbox.url });
+ * sandbox.addFault({ route: "POST /v0/customers", action: { type: "status", status: 500 } });
+ * await sandbox.close();
+ * ```
+ */
+export async function startAlignSandbox(options: AlignSandboxOptions): Promise<AlignSandbox> {
+  if (typeof options.apiKey !== "string" || options.apiKey.length === 0) {
+    throw new Error("startAlignSandbox: apiKey is required");
+  }
+  const state = new SandboxState();
+  const faults = new FaultQueue();
+  const deliverer = new WebhookDeliverer(state, options.apiKey, {
+    maxAttempts: options.webhooks?.maxAttempts ?? 5,
+    baseDelayMs: options.webhooks?.baseDelayMs ?? 1000,
+    timeoutMs: options.webhooks?.timeoutMs ?? 5000,
+  });
+  let url = "";
+  const ctx: ApiContext = { state, deliverer, baseUrl: () => url, environment: options.environment ?? "sandbox" };
+  const reset = () => {
+    state.reset();
+    faults.clear();
+  };
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const requestId = `req_${randomUUID()}`;
+    handle(req, res, requestId)
+      .then((entry) => {
+        if (entry) options.log?.({ ...entry, ms: Math.round(performance.now() - started) });
+      })
+      .catch(() => {
+        // Never crash on one request: answer 500 if nothing was sent yet.
+        send(res, { status: 500, body: { message: "Internal emulator error", code: "internal_error" } }, requestId);
+      });
+  });
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<RequestLogEntry | undefined> {
+    const method = req.method ?? "GET";
+    const parsed = new URL(req.url ?? "/", "http://emulator.invalid");
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch (error) {
+      if (error instanceof HttpError) send(res, { ...error.toReply(), headers: { connection: "close" } }, requestId);
+      else res.destroy();
+      return undefined;
+    }
+    if (parsed.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
+      send(res, admin(method, parsed.pathname.slice(ADMIN_PREFIX.length), raw), requestId);
+      return undefined;
+    }
+
+    const entry: RequestLogEntry = { at: new Date().toISOString(), method, route: "unmatched", status: 0 };
+    state.requests.push(entry);
+    const match = matchRoute(method, parsed.pathname);
+    if (match.kind !== "match") {
+      const reply: Reply =
+        match.kind === "not_found"
+          ? { status: 404, body: { message: "Not found", code: "not_found" } }
+          : {
+              status: 405,
+              body: { message: "Method not allowed", code: "method_not_allowed" },
+              headers: { allow: match.allow.join(", ") },
+            };
+      entry.status = reply.status;
+      send(res, reply, requestId);
+      return entry;
+    }
+    entry.route = match.route;
+
+    const fault = faults.take(match.route);
+    if (fault) entry.fault = describeFault(fault);
+    if (fault?.type === "status") {
+      entry.status = fault.status;
+      send(res, statusFault(fault), requestId);
+      return entry;
+    }
+    if (fault?.type === "drop" && fault.when === "before_commit") {
+      entry.status = "dropped";
+      res.socket?.destroy();
+      return entry;
+    }
+    if (fault?.type === "delay") await new Promise((resolve) => setTimeout(resolve, fault.ms));
+
+    let reply: Reply;
+    if (!authorised(req, options.apiKey)) {
+      reply = { status: 401, body: { message: "Invalid API key", code: "unauthorized" } };
+    } else {
+      try {
+        reply = handleAlignRoute(ctx, match.route, match.params, parsed.searchParams, raw);
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        reply = error.toReply();
+      }
+    }
+    if (fault?.type === "drop") {
+      // after_commit: the change above is made; the caller never hears of it.
+      entry.status = "dropped";
+      res.socket?.destroy();
+      return entry;
+    }
+    entry.status = reply.status;
+    send(res, reply, requestId);
+    return entry;
+  }
+
+  function admin(method: string, path: string, raw: Buffer): Reply {
+    try {
+      if (method === "POST" && path === "/reset") {
+        reset();
+        return { status: 200, body: {} };
+      }
+      if (method === "GET" && path === "/state")
+        return { status: 200, body: { ...state.snapshot(), faults: faults.list() } };
+      if (method === "POST" && path === "/faults") {
+        const spec = validateFault(jsonObject(raw));
+        if (typeof spec === "string") throw new HttpError(400, "invalid_fault", spec);
+        faults.add(spec);
+        return { status: 201, body: spec };
+      }
+      if (method === "DELETE" && path === "/faults") {
+        faults.clear();
+        return { status: 200, body: {} };
+      }
+      if (method === "GET" && path.startsWith("/kyc-flow/")) {
+        return { status: 200, body: { message: "Sandbox KYC flow: approve with POST /v0/customers/simulate" } };
+      }
+      return { status: 404, body: { message: "Not found", code: "not_found" } };
+    } catch (error) {
+      if (error instanceof HttpError) return error.toReply();
+      throw error;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  url = `http://${host}:${address.port}`;
+
+  return {
+    url,
+    port: address.port,
+    addFault: (fault) => {
+      const spec = validateFault(fault);
+      if (typeof spec === "string") throw new Error(`Invalid fault: ${spec}`);
+      faults.add(spec);
+    },
+    clearFaults: () => faults.clear(),
+    reset,
+    state: () => state.snapshot(),
+    deliveriesSettled: () => deliverer.idle(),
+    close: async () => {
+      deliverer.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function statusFault(fault: Extract<FaultAction, { type: "status" }>): Reply {
+  return {
+    status: fault.status,
+    body: fault.body ?? { message: `Injected fault: ${fault.status}`, code: `injected_${fault.status}` },
+    headers: fault.retry_after === undefined ? {} : { "retry-after": String(fault.retry_after) },
+  };
+}
+
+/** Align reads the key from `Api-Key` or `Authorization` (raw or Bearer). */
+function authorised(req: IncomingMessage, apiKey: string): boolean {
+  const fromHeader = req.headers["api-key"];
+  const authorization = req.headers.authorization?.replace(/^Bearer\s+/i, "");
+  return fromHeader === apiKey || authorization === apiKey;
+}

@@ -1,0 +1,147 @@
+import * as z from "zod";
+
+/** Customer types Align accepts on create. */
+export const CustomerType = {
+  Individual: "individual",
+  Corporate: "corporate",
+} as const;
+export type CustomerType = (typeof CustomerType)[keyof typeof CustomerType];
+
+/** KYC statuses Align documents; responses may carry others, kept as strings. */
+export const KycStatus = {
+  Pending: "pending",
+  Approved: "approved",
+  Rejected: "rejected",
+} as const;
+export type KycStatus = (typeof KycStatus)[keyof typeof KycStatus];
+
+/** Simulation actions of the sandbox (`POST /v0/customers/simulate`). */
+export const SimulateAction = {
+  KycApprove: "kyc.status.approve",
+} as const;
+export type SimulateAction = (typeof SimulateAction)[keyof typeof SimulateAction];
+
+/**
+ * Align ids are UUIDs. The check is the 8-4-4-4-12 hex shape without the RFC
+ * version/variant bits, so an id Align mints in another UUID flavour still passes.
+ */
+export const CustomerIdSchema = z.guid({ error: "Must be a UUID" });
+
+export const EmailSchema = z
+  .string({ error: "Email is required" })
+  .max(254, { error: "Email must be at most 254 characters" })
+  .pipe(z.email({ error: "Invalid email format" }));
+
+// Align publishes no length limits; 255 is our assumption (see README).
+const name = (label: string) =>
+  z
+    .string({ error: `${label} must be a string` })
+    .trim()
+    .min(1, { error: `${label} must not be empty` })
+    .max(255, { error: `${label} must be at most 255 characters` });
+
+const requiredFor: Record<CustomerType, readonly ("first_name" | "last_name" | "company_name")[]> = {
+  individual: ["first_name", "last_name"],
+  corporate: ["company_name"],
+};
+
+/**
+ * Body of `customers.create`. Names are required for individuals and
+ * `company_name` for corporates; all problems are reported together.
+ * Unknown fields are stripped.
+ */
+export const CreateCustomerRequestSchema = z
+  .object({
+    email: EmailSchema,
+    type: z.enum([CustomerType.Individual, CustomerType.Corporate], {
+      error: "Type must be 'individual' or 'corporate'",
+    }),
+    first_name: name("First name").optional(),
+    last_name: name("Last name").optional(),
+    company_name: name("Company name").optional(),
+  })
+  .superRefine(
+    (value, ctx) => {
+      // Runs even when other fields failed (see `when`), so every issue is reported at once.
+      const raw = value as Record<string, unknown>;
+      const fields = requiredFor[raw.type as CustomerType];
+      if (!fields) return;
+      for (const field of fields) {
+        if (raw[field] === undefined || raw[field] === null) {
+          ctx.addIssue({
+            code: "custom",
+            path: [field],
+            message: `${field} is required for ${String(raw.type)} customers`,
+          });
+        }
+      }
+    },
+    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+  );
+export type CreateCustomerRequest = z.input<typeof CreateCustomerRequestSchema>;
+
+export const GetCustomerParamsSchema = z.object({ customer_id: CustomerIdSchema });
+
+export const ListCustomersParamsSchema = z.object({ email: EmailSchema });
+export type ListCustomersParams = z.input<typeof ListCustomersParamsSchema>;
+
+export const CreateKycSessionParamsSchema = z.object({
+  customer_id: CustomerIdSchema,
+  redirect_uri: z.url({ error: "Must be an absolute URL" }).optional(),
+});
+
+export const SimulateCustomerRequestSchema = z.object({
+  customer_id: CustomerIdSchema,
+  action: z.enum([SimulateAction.KycApprove], { error: "Action must be 'kyc.status.approve'" }),
+});
+export type SimulateCustomerRequest = z.input<typeof SimulateCustomerRequestSchema>;
+
+/** One currency/rail line of a KYC decision. */
+export const KycStatusBreakdownSchema = z.looseObject({
+  currency: z.string(),
+  payment_rails: z.string(),
+  status: z.string(),
+});
+export type KycStatusBreakdown = z.infer<typeof KycStatusBreakdownSchema>;
+
+/**
+ * A customer's KYC state. Parsed leniently: unknown fields are kept and the
+ * status is any string, so a new Align value never breaks onboarding.
+ */
+export const KycsSchema = z.looseObject({
+  status: z.string(),
+  sub_status: z.string().nullish(),
+  kyc_flow_link: z.string().nullish(),
+  status_breakdown: z.array(KycStatusBreakdownSchema).nullish(),
+});
+export type Kycs = z.infer<typeof KycsSchema>;
+
+/**
+ * A customer as Align returns it. Lenient: unknown fields are kept, `kycs` is
+ * null until KYC starts, and `type` falls back to `beneficiary_type`.
+ */
+export const CustomerSchema = z
+  .looseObject({
+    customer_id: z.string().min(1),
+    email: z.string(),
+    type: z.string().optional(),
+    beneficiary_type: z.string().optional(),
+    first_name: z.string().nullish(),
+    last_name: z.string().nullish(),
+    company_name: z.string().nullish(),
+    kycs: KycsSchema.nullish(),
+  })
+  .transform(({ kycs, type, ...rest }) => {
+    const resolved = type ?? rest.beneficiary_type;
+    return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
+  });
+export type Customer = z.infer<typeof CustomerSchema>;
+
+export const CustomerListSchema = z.looseObject({ items: z.array(CustomerSchema) });
+export type CustomerList = z.infer<typeof CustomerListSchema>;
+
+export const KycSessionSchema = z.looseObject({ kycs: KycsSchema });
+export type KycSession = z.infer<typeof KycSessionSchema>;
+
+export const SimulateCustomerResponseSchema = z.looseObject({});
+export type SimulateCustomerResponse = z.infer<typeof SimulateCustomerResponseSchema>;

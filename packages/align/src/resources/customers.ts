@@ -1,0 +1,145 @@
+import {
+  type CreateCustomerRequest,
+  CreateCustomerRequestSchema,
+  CreateKycSessionParamsSchema,
+  type Customer,
+  type CustomerList,
+  CustomerListSchema,
+  CustomerSchema,
+  GetCustomerParamsSchema,
+  type KycSession,
+  KycSessionSchema,
+  type ListCustomersParams,
+  ListCustomersParamsSchema,
+  type SimulateCustomerRequest,
+  SimulateCustomerRequestSchema,
+  type SimulateCustomerResponse,
+  SimulateCustomerResponseSchema,
+} from "../customer-schemas.js";
+import { parseResponse, type RequestOptions, type Transport } from "../transport.js";
+import { parseRequest } from "../validation.js";
+import { toWireCustomer } from "../wire.js";
+
+/** Optional inputs of {@link Customers.createKycSession}. */
+export interface CreateKycSessionParams {
+  /** Where Align sends the user after the hosted flow (KYB only). */
+  redirect_uri?: string;
+}
+
+/** Customers and their KYC: `align.customers`. */
+export class Customers {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /**
+   * Creates a customer. Validated before any network call; never retried
+   * blindly, because Align honours no idempotency key (only 429 and refused
+   * connections are retried).
+   *
+   * @throws {AlignValidationError} on invalid input, with every field path.
+   * @throws {AlignConflictError} (409) when the email already exists.
+   * @example
+   * ```ts
+   * const customer = await align.customers.create({
+   *   email: "alice@example.com",
+   *   type: "individual",
+   *   first_name: "Alice",
+   *   last_name: "Smith",
+   * });
+   * console.log(customer.customer_id);
+   * ```
+   */
+  async create(data: CreateCustomerRequest, options?: RequestOptions): Promise<Customer> {
+    const body = parseRequest(CreateCustomerRequestSchema, data, "Request validation failed");
+    const response = await this.#transport.request(
+      { method: "POST", path: "/customers", body: toWireCustomer(body) },
+      options,
+    );
+    return parseResponse(CustomerSchema, response);
+  }
+
+  /**
+   * Reads one customer, with its KYC state.
+   *
+   * @throws {AlignNotFoundError} when no such customer exists.
+   * @example
+   * ```ts
+   * const customer = await align.customers.get("123e4567-e89b-12d3-a456-426614174000");
+   * console.log(customer.kycs?.status ?? "not_started");
+   * ```
+   */
+  async get(customerId: string, options?: RequestOptions): Promise<Customer> {
+    const { customer_id } = parseRequest(GetCustomerParamsSchema, { customer_id: customerId }, "Invalid customer id");
+    const response = await this.#transport.request(
+      { method: "GET", path: `/customers/${encodeURIComponent(customer_id)}` },
+      options,
+    );
+    return parseResponse(CustomerSchema, response);
+  }
+
+  /**
+   * Finds customers by email (how an existing customer is found after a 409).
+   *
+   * @example
+   * ```ts
+   * const { items } = await align.customers.list({ email: "alice@example.com" });
+   * const existing = items[0];
+   * ```
+   */
+  async list(params: ListCustomersParams, options?: RequestOptions): Promise<CustomerList> {
+    const { email } = parseRequest(ListCustomersParamsSchema, params, "Invalid list parameters");
+    const response = await this.#transport.request({ method: "GET", path: "/customers", query: { email } }, options);
+    return parseResponse(CustomerListSchema, response);
+  }
+
+  /**
+   * Starts KYC for a customer and returns the hosted flow link.
+   *
+   * @example
+   * ```ts
+   * const session = await align.customers.createKycSession(customer.customer_id);
+   * console.log(`KYC Link: ${session.kycs.kyc_flow_link}`);
+   * ```
+   */
+  async createKycSession(
+    customerId: string,
+    params: CreateKycSessionParams = {},
+    options?: RequestOptions,
+  ): Promise<KycSession> {
+    const { customer_id, redirect_uri } = parseRequest(
+      CreateKycSessionParamsSchema,
+      { customer_id: customerId, ...params },
+      "Invalid KYC session parameters",
+    );
+    const response = await this.#transport.request(
+      {
+        method: "POST",
+        path: `/customers/${encodeURIComponent(customer_id)}/kycs`,
+        body: redirect_uri === undefined ? {} : { redirect_uri },
+      },
+      options,
+    );
+    return parseResponse(KycSessionSchema, response);
+  }
+
+  /**
+   * Sandbox only: simulates a KYC decision. Align answers 403 in production.
+   *
+   * @example
+   * ```ts
+   * await align.customers.simulateCustomer({
+   *   customer_id: customer.customer_id,
+   *   action: "kyc.status.approve",
+   * });
+   * ```
+   */
+  async simulateCustomer(params: SimulateCustomerRequest, options?: RequestOptions): Promise<SimulateCustomerResponse> {
+    const body = parseRequest(SimulateCustomerRequestSchema, params, "Invalid simulation request");
+    const response = await this.#transport.request({ method: "POST", path: "/customers/simulate", body }, options);
+    // Align documents `{}`; an empty body is accepted as the same.
+    return parseResponse(SimulateCustomerResponseSchema, response.body === "" ? { ...response, body: {} } : response);
+  }
+}

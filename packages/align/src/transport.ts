@@ -1,0 +1,264 @@
+import type * as z from "zod";
+import {
+  AlignAbortError,
+  AlignAuthenticationError,
+  AlignConflictError,
+  AlignConnectionError,
+  AlignError,
+  type AlignErrorOptions,
+  AlignNotFoundError,
+  AlignPermissionDeniedError,
+  AlignRateLimitError,
+  AlignServerError,
+  AlignTimeoutError,
+  AlignUnexpectedResponseError,
+  AlignValidationError,
+  type FieldError,
+} from "./errors.js";
+import {
+  isRetryableNetworkFailure,
+  isRetryableStatus,
+  MAX_RETRY_AFTER_MS,
+  parseRetryAfter,
+  retryDelayMs,
+} from "./retry.js";
+import { API_PREFIX, authHeaders, readRequestId } from "./wire.js";
+
+/** Options any single call may override. */
+export interface RequestOptions {
+  /** Timeout of each attempt in milliseconds (client default: 30 000). */
+  timeoutMs?: number;
+  /** Retries after the first attempt, where retrying is safe (client default: 2). */
+  maxRetries?: number;
+  /** Cancels the call, including any wait between retries. */
+  signal?: AbortSignal;
+}
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface ApiRequest {
+  method: HttpMethod;
+  /** Path after the `/v0` prefix, already URL-encoded. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  /** JSON when the body parsed as JSON, else the text ("" when empty). */
+  body: unknown;
+  requestId: string | undefined;
+}
+
+export interface TransportConfig {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  maxRetries: number;
+  fetch: typeof fetch;
+}
+
+const USER_AGENT = `align-onboarding/0.1.0 node/${process.versions.node}`;
+
+/** Error codes meaning no connection was ever made, so the request never ran. */
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * Sends requests to Align: auth headers, per-attempt timeout, safe retries with
+ * backoff, and one error family for every failure.
+ */
+export class Transport {
+  readonly #config: TransportConfig;
+
+  constructor(config: TransportConfig) {
+    this.#config = config;
+  }
+
+  /** Sends `request`, retrying where safe; resolves only with a 2xx response. */
+  async request(request: ApiRequest, options: RequestOptions = {}): Promise<ApiResponse> {
+    const maxRetries = options.maxRetries ?? this.#config.maxRetries;
+    const timeoutMs = options.timeoutMs ?? this.#config.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      let error: AlignError;
+      let retryable: boolean;
+      try {
+        const response = await this.#attempt(request, timeoutMs, options.signal);
+        if (response.status >= 200 && response.status < 300) return response;
+        error = errorFromResponse(response);
+        retryable = isRetryableStatus(request.method, response.status);
+      } catch (caught) {
+        if (!(caught instanceof AlignConnectionError)) throw caught;
+        error = caught;
+        retryable = isRetryableNetworkFailure(request.method, caught.mayHaveReachedServer);
+      }
+      const waitFor = error.retryAfterMs;
+      if (!retryable || attempt >= maxRetries || (waitFor !== undefined && waitFor > MAX_RETRY_AFTER_MS)) {
+        throw error;
+      }
+      await sleep(retryDelayMs(attempt, waitFor), options.signal);
+    }
+  }
+
+  async #attempt(request: ApiRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<ApiResponse> {
+    if (signal?.aborted) throw new AlignAbortError({ cause: signal.reason });
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const init: RequestInit = {
+        method: request.method,
+        headers: this.#headers(request.body !== undefined),
+        signal: controller.signal,
+      };
+      if (request.body !== undefined) init.body = JSON.stringify(request.body);
+      const response = await this.#config.fetch(this.#url(request), init);
+      // The body is read under the same timeout: a stalled body is a timeout too.
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: parseBody(text),
+        requestId: readRequestId(response.headers),
+      };
+    } catch (cause) {
+      if (timedOut) throw new AlignTimeoutError(timeoutMs, { cause });
+      if (signal?.aborted) throw new AlignAbortError({ cause });
+      throw new AlignConnectionError(`Could not reach Align: ${describe(cause)}`, mayHaveReachedServer(cause), {
+        cause,
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #url(request: ApiRequest): string {
+    const base = this.#config.baseUrl.replace(/\/+$/, "");
+    const query = request.query ? `?${new URLSearchParams(request.query).toString()}` : "";
+    return `${base}${API_PREFIX}${request.path}${query}`;
+  }
+
+  #headers(hasBody: boolean): Record<string, string> {
+    return {
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+      ...(hasBody ? { "content-type": "application/json" } : {}),
+      ...authHeaders(this.#config.apiKey),
+    };
+  }
+}
+
+/**
+ * Validates a 2xx body against `schema`. A body that does not match is an
+ * {@link AlignUnexpectedResponseError}, never a silently wrong object.
+ */
+export function parseResponse<S extends z.ZodType>(schema: S, response: ApiResponse): z.output<S> {
+  const result = schema.safeParse(response.body);
+  if (result.success) return result.data;
+  throw new AlignUnexpectedResponseError(
+    `Align answered ${response.status} with a body that does not match the documented shape`,
+    {
+      status: response.status,
+      code: "unexpected_response",
+      requestId: response.requestId,
+      body: response.body,
+      cause: result.error,
+    },
+  );
+}
+
+function parseBody(text: string): unknown {
+  if (text === "") return "";
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function field(body: unknown, key: string): unknown {
+  return typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined;
+}
+
+function fieldErrorsOf(body: unknown): FieldError[] {
+  const errors = field(body, "errors");
+  if (!Array.isArray(errors)) return [];
+  return errors.flatMap((entry): FieldError[] => {
+    const message = field(entry, "message");
+    if (typeof message !== "string") return [];
+    const path = field(entry, "path") ?? field(entry, "field");
+    if (Array.isArray(path)) return [{ path: path.map(String), message }];
+    if (typeof path === "string") return [{ path: path.split("."), message }];
+    return [{ path: [], message }];
+  });
+}
+
+/** Maps a non-2xx response onto the error family. */
+export function errorFromResponse(response: ApiResponse): AlignError {
+  const { status, body } = response;
+  const upstreamMessage = field(body, "message") ?? field(body, "error");
+  const upstreamCode = field(body, "code");
+  const message = `Align answered ${status}${typeof upstreamMessage === "string" ? `: ${upstreamMessage}` : ""}`;
+  const options: AlignErrorOptions = {
+    status,
+    code: typeof upstreamCode === "string" ? upstreamCode : `http_${status}`,
+    requestId: response.requestId,
+    body,
+    retryAfterMs: parseRetryAfter(response.headers),
+  };
+  if (status === 400 || status === 422) return new AlignValidationError(message, fieldErrorsOf(body), options);
+  if (status === 401) return new AlignAuthenticationError(message, options);
+  if (status === 403) return new AlignPermissionDeniedError(message, options);
+  if (status === 404) return new AlignNotFoundError(message, options);
+  if (status === 409) return new AlignConflictError(message, options);
+  if (status === 429) return new AlignRateLimitError(message, options);
+  if (status >= 500) return new AlignServerError(message, options);
+  return new AlignError(message, options);
+}
+
+function causeChain(error: unknown): unknown[] {
+  const seen: unknown[] = [];
+  const queue = [error];
+  while (queue.length > 0 && seen.length < 20) {
+    const current = queue.shift();
+    if (typeof current !== "object" || current === null || seen.includes(current)) continue;
+    seen.push(current);
+    queue.push((current as { cause?: unknown }).cause);
+    if (current instanceof AggregateError) queue.push(...current.errors);
+  }
+  return seen;
+}
+
+function mayHaveReachedServer(error: unknown): boolean {
+  return !causeChain(error).some((entry) => NEVER_CONNECTED.has(String(field(entry, "code"))));
+}
+
+function describe(error: unknown): string {
+  const codes = causeChain(error)
+    .map((entry) => field(entry, "code"))
+    .filter((code): code is string => typeof code === "string");
+  if (codes.length > 0) return codes[codes.length - 1] as string;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AlignAbortError({ cause: signal.reason }));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AlignAbortError({ cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

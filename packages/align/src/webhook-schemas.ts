@@ -1,0 +1,54 @@
+import * as z from "zod";
+import { CustomerSchema } from "./customer-schemas.js";
+
+/** Event types Align documents. Others may arrive and are parsed generically. */
+export const WebhookEventType = {
+  CustomerKycsUpdated: "customer.kycs.updated",
+  OnrampTransferStatusUpdated: "onramp_transfer.status.updated",
+  OfframpTransferStatusUpdated: "offramp_transfer.status.updated",
+  CrossChainTransferStatusUpdated: "cross_chain_transfer.status.updated",
+  VirtualAccountCreated: "virtual_account.created",
+} as const;
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
+
+// Align's timestamp format is not documented; anything Date can order is accepted.
+const TimestampSchema = z
+  .string()
+  .min(1)
+  .refine((value) => !Number.isNaN(Date.parse(value)), { error: "Must be a date-time" });
+
+/** Fields every delivery carries. Unknown fields are kept. */
+export const WebhookEventBaseSchema = z.looseObject({
+  event_type: z.string().min(1),
+  entity_id: z.string().min(1),
+  entity_type: z.string().min(1),
+  created_at: TimestampSchema,
+});
+export type WebhookEventBase = z.infer<typeof WebhookEventBaseSchema>;
+
+/** `customer.kycs.updated`; newer deliveries embed the full customer. */
+export const CustomerKycsUpdatedEventSchema = WebhookEventBaseSchema.extend({
+  event_type: z.literal(WebhookEventType.CustomerKycsUpdated),
+  entity_object: CustomerSchema.optional(),
+});
+export type CustomerKycsUpdatedEvent = z.infer<typeof CustomerKycsUpdatedEventSchema>;
+
+/** Any delivery: a typed `customer.kycs.updated` or another event's common fields. */
+export type WebhookEvent = CustomerKycsUpdatedEvent | WebhookEventBase;
+
+/** Webhook registration as Align returns it. */
+export const WebhookSchema = z.looseObject({
+  id: z.string().min(1),
+  url: z.string(),
+  status: z.string().optional(),
+  created_at: z.string().optional(),
+});
+export type Webhook = z.infer<typeof WebhookSchema>;
+
+export const WebhookListSchema = z.looseObject({ items: z.array(WebhookSchema) });
+export type WebhookList = z.infer<typeof WebhookListSchema>;
+
+export const CreateWebhookRequestSchema = z.object({
+  url: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }),
+});
+export type CreateWebhookRequest = z.input<typeof CreateWebhookRequestSchema>;
