@@ -28,8 +28,10 @@ function validateCreate(body: Record<string, unknown>): { errors: FieldError[]; 
   else if (!EMAIL.test(body.email) || body.email.length > 254)
     errors.push({ path: ["email"], message: "Invalid email format" });
   // The API reference calls it beneficiary_type, the SDK type; either is accepted, both must agree.
-  const type = body.beneficiary_type ?? body.type;
-  if (body.type !== undefined && body.beneficiary_type !== undefined && body.type !== body.beneficiary_type) {
+  const disagree =
+    body.type !== undefined && body.beneficiary_type !== undefined && body.type !== body.beneficiary_type;
+  const type = disagree ? undefined : (body.beneficiary_type ?? body.type);
+  if (disagree) {
     errors.push({ path: ["beneficiary_type"], message: "type and beneficiary_type disagree" });
   } else if (typeof type !== "string" || !CUSTOMER_TYPES.has(type)) {
     errors.push({

@@ -65,6 +65,16 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   });
   let url = "";
   const ctx: ApiContext = { state, deliverer, baseUrl: () => url, environment: options.environment ?? "sandbox" };
+  // Pending delay faults, so close() does not wait for (or leave behind) their timers.
+  const delays = new Map<NodeJS.Timeout, () => void>();
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        delays.delete(timer);
+        resolve();
+      }, ms);
+      delays.set(timer, resolve);
+    });
   const reset = () => {
     state.reset();
     faults.clear();
@@ -137,7 +147,15 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       res.socket?.destroy();
       return entry;
     }
-    if (fault?.type === "delay") await new Promise((resolve) => setTimeout(resolve, fault.ms));
+    if (fault?.type === "delay") {
+      const epoch = state.epoch;
+      await delay(fault.ms);
+      if (state.epoch !== epoch) {
+        // A reset happened meanwhile: this request belongs to a world that is gone.
+        res.socket?.destroy();
+        return undefined;
+      }
+    }
 
     let reply: Reply;
     if (!authorised(req, options.apiKey)) {
@@ -214,6 +232,12 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     deliveriesSettled: () => deliverer.idle(),
     close: async () => {
       deliverer.close();
+      state.epoch += 1;
+      for (const [timer, resolve] of delays) {
+        clearTimeout(timer);
+        resolve();
+      }
+      delays.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

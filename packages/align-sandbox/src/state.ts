@@ -72,9 +72,12 @@ export class SandboxState {
   readonly webhooks = new Map<string, StoredWebhook>();
   readonly deliveries: Delivery[] = [];
   readonly requests: RequestLogEntry[] = [];
+  /** Bumped by reset(), so work begun before a reset (a delayed request) is discarded. */
+  epoch = 0;
   #lastEventMs = 0;
 
   reset(): void {
+    this.epoch += 1;
     this.customers.clear();
     this.emails.clear();
     this.webhooks.clear();

@@ -38,6 +38,8 @@ export function parseRetryAfter(headers: Headers, now = Date.now()): number | un
   const value = headers.get("retry-after")?.trim();
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // HTTP-date only (e.g. "Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would also take "-1".
+  if (!/^[A-Za-z]{3}, /.test(value)) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
