@@ -93,8 +93,12 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       });
   });
   server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
+    const body = '{"message":"Malformed HTTP request","code":"bad_request"}';
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+    } else socket.destroy();
   });
 
   async function handle(

@@ -158,6 +158,7 @@ describe("malformed requests get a JSON 4xx", () => {
       socket.on("error", reject);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(answer).toContain(`"code":"bad_request"`);
     expect((await call("GET", "/v0/webhooks")).status).toBe(200);
   });
 });
