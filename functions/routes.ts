@@ -1,0 +1,65 @@
+/**
+ * The one route table. `sst.config.ts` builds API Gateway routes and Lambda
+ * functions from it; the local runtime (`npm start`) serves the same routes
+ * with the same handler modules. Keep this file free of imports: the SST
+ * config loads it at deploy time.
+ */
+
+/** One Lambda per entry: its file is `functions/<name>.ts`, exporting `handler`. */
+export const FunctionName = {
+  CreateCustomer: "create-customer",
+  GetCustomer: "get-customer",
+  StartKyc: "start-kyc",
+  SandboxSimulate: "sandbox-simulate",
+} as const;
+export type FunctionName = (typeof FunctionName)[keyof typeof FunctionName];
+
+export interface RouteDefinition {
+  method: "GET" | "POST";
+  /** API Gateway path syntax: `{name}` for a parameter. */
+  path: string;
+  function: FunctionName;
+  /** `jwt`: API Gateway's JWT authorizer must have verified a token. */
+  auth: "jwt" | "none";
+  /** Only deployed (and served locally) where the Align environment is `sandbox`. */
+  sandboxOnly: boolean;
+}
+
+export const routes: readonly RouteDefinition[] = [
+  { method: "POST", path: "/customers", function: FunctionName.CreateCustomer, auth: "jwt", sandboxOnly: false },
+  { method: "GET", path: "/customers", function: FunctionName.GetCustomer, auth: "jwt", sandboxOnly: false },
+  {
+    method: "GET",
+    path: "/customers/{customer_id}",
+    function: FunctionName.GetCustomer,
+    auth: "jwt",
+    sandboxOnly: false,
+  },
+  {
+    method: "POST",
+    path: "/customers/{customer_id}/kyc-sessions",
+    function: FunctionName.StartKyc,
+    auth: "jwt",
+    sandboxOnly: false,
+  },
+  {
+    method: "POST",
+    path: "/sandbox/customers/{customer_id}/simulate",
+    function: FunctionName.SandboxSimulate,
+    auth: "jwt",
+    sandboxOnly: true,
+  },
+];
+
+/** Per-function Lambda settings. Timeouts stay under API Gateway's 30 s integration limit. */
+export const functionSettings: Record<FunctionName, { timeoutSeconds: number; memoryMb: number }> = {
+  "create-customer": { timeoutSeconds: 20, memoryMb: 512 },
+  "get-customer": { timeoutSeconds: 10, memoryMb: 512 },
+  "start-kyc": { timeoutSeconds: 20, memoryMb: 512 },
+  "sandbox-simulate": { timeoutSeconds: 20, memoryMb: 512 },
+};
+
+/** The routes that exist for an Align environment. */
+export function routesFor(environment: "sandbox" | "production"): RouteDefinition[] {
+  return routes.filter((route) => environment === "sandbox" || !route.sandboxOnly);
+}

@@ -1,0 +1,96 @@
+import { Resource } from "sst/resource";
+import * as z from "zod";
+
+/**
+ * Configuration, read once per cold start. In AWS the secrets and the table
+ * name come from SST links (`Resource`); locally and in tests from the
+ * environment. A bad or missing value fails fast with a message naming it.
+ */
+const ConfigSchema = z.object({
+  ALIGN_ENVIRONMENT: z.enum(["sandbox", "production"]).default("sandbox"),
+  ALIGN_API_KEY: z.string().trim().min(1),
+  /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
+  ALIGN_WEBHOOK_SECRET: z.string().optional(),
+  ALIGN_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ALIGN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8_000),
+  TABLE_NAME: z.string().trim().min(3).max(255),
+  DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  KYC_REFRESH_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export interface Config {
+  alignEnvironment: "sandbox" | "production";
+  alignApiKey: string;
+  /** Secrets accepted on webhook signatures, current first. */
+  webhookSecrets: string[];
+  alignBaseUrl: string | undefined;
+  alignTimeoutMs: number;
+  tableName: string;
+  dynamoEndpoint: string | undefined;
+  region: string;
+  kycRefreshAfterMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Source = Record<string, string | undefined>;
+
+/** SST-linked values, when this code runs inside a linked function; else nothing. */
+function linkedValues(): Source {
+  const read = (get: () => string | undefined): string | undefined => {
+    try {
+      return get();
+    } catch {
+      return undefined; // not linked: Resource throws on first access
+    }
+  };
+  const resource = Resource as unknown as Record<string, { value?: string; name?: string } | undefined>;
+  return {
+    ALIGN_API_KEY: read(() => resource.AlignApiKey?.value),
+    ALIGN_WEBHOOK_SECRET: read(() => resource.AlignWebhookSecret?.value),
+    TABLE_NAME: read(() => resource.Table?.name),
+  };
+}
+
+/**
+ * Builds the configuration from the environment (and SST links when present).
+ *
+ * @throws {ConfigError} naming every bad or missing variable.
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env);
+ * ```
+ */
+export function loadConfig(env: Source = process.env, linked: Source = linkedValues()): Config {
+  const merged: Source = { ...env };
+  for (const [name, value] of Object.entries(linked)) if (value) merged[name] = value;
+  // Empty strings mean "unset", as in most deploy tools.
+  for (const [name, value] of Object.entries(merged)) if (value === "") delete merged[name];
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const c = parsed.data;
+  const webhookSecrets = (c.ALIGN_WEBHOOK_SECRET ?? c.ALIGN_API_KEY)
+    .split(",")
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0);
+  return {
+    alignEnvironment: c.ALIGN_ENVIRONMENT,
+    alignApiKey: c.ALIGN_API_KEY,
+    webhookSecrets,
+    alignBaseUrl: c.ALIGN_BASE_URL,
+    alignTimeoutMs: c.ALIGN_TIMEOUT_MS,
+    tableName: c.TABLE_NAME,
+    dynamoEndpoint: c.DYNAMODB_ENDPOINT,
+    region: c.AWS_REGION,
+    kycRefreshAfterMs: c.KYC_REFRESH_AFTER_SECONDS * 1000,
+    logLevel: c.LOG_LEVEL,
+  };
+}

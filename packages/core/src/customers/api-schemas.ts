@@ -1,0 +1,31 @@
+import { CreateCustomerRequestSchema, CustomerIdSchema, SimulateAction } from "@align-onboarding/align";
+import * as z from "zod";
+
+/** `POST /customers`: the Align client's own rules (names by type, email format). */
+export const CreateCustomerBodySchema = CreateCustomerRequestSchema;
+export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
+/** Any other field is refused (400, path = the field), so a typo never passes silently. */
+export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name", "company_name"] as const;
+
+/** `POST /customers/{customer_id}/kyc-sessions`: the body is optional. */
+export const StartKycBodySchema = z.object({
+  redirect_uri: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).optional(),
+});
+export type StartKycBody = z.output<typeof StartKycBodySchema>;
+export const START_KYC_FIELDS = ["redirect_uri"] as const;
+
+/** `POST /sandbox/customers/{customer_id}/simulate`. */
+export const SimulateBodySchema = z.object({
+  action: z.enum([SimulateAction.KycApprove], { error: "Action must be 'kyc.status.approve'" }),
+});
+export type SimulateBody = z.output<typeof SimulateBodySchema>;
+export const SIMULATE_FIELDS = ["action"] as const;
+
+export const CustomerPathSchema = z.object({ customer_id: CustomerIdSchema });
+
+/** `GET /customers` query. */
+export const ListCustomersQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+export const LIST_CUSTOMERS_FIELDS = ["limit", "cursor"] as const;

@@ -1,0 +1,248 @@
+import { AlignConflictError, type Customer, toFieldErrors } from "@align-onboarding/align";
+import type { Caller } from "../auth.js";
+import type { ParsedBody } from "../http/body.js";
+import type { Invocation } from "../http/handler.js";
+import { ProblemError } from "../http/problem.js";
+import { type ApiResult, jsonResult } from "../http/response.js";
+import { requestFingerprint, scopeId } from "../idempotency/fingerprint.js";
+import { type Attempt, runIdempotent } from "../idempotency/run.js";
+import { errorFields } from "../log.js";
+import {
+  type CreateCustomerBody,
+  CustomerPathSchema,
+  LIST_CUSTOMERS_FIELDS,
+  ListCustomersQuerySchema,
+  type SimulateBody,
+  type StartKycBody,
+} from "./api-schemas.js";
+import { CustomerOwnedElsewhereError, type CustomerRecord, decodeCursor } from "./customer-store.js";
+
+/** KYC statuses after which nothing changes without a new session. */
+const FINAL_KYC_STATUSES = new Set(["approved", "rejected"]);
+
+/** The customer as our API shows it: Align's shape, plus `stale` when Align could not be reached. */
+function publicCustomer(record: CustomerRecord, stale = false): Customer & { stale?: true } {
+  return stale ? { ...record.customer, stale: true } : record.customer;
+}
+
+/** Validates the `{customer_id}` path parameter (400 with its path when malformed). */
+export function customerIdOf(invocation: Invocation): string {
+  const parsed = CustomerPathSchema.safeParse(invocation.request.pathParameters);
+  if (!parsed.success) throw new ProblemError("validation_failed", { errors: toFieldErrors(parsed.error.issues) });
+  return parsed.data.customer_id;
+}
+
+/** The caller's customer, or 404: another caller's customer looks exactly like a missing one. */
+export async function ownedCustomer(
+  invocation: Invocation,
+  caller: Caller,
+  customerId: string,
+): Promise<CustomerRecord> {
+  const record = await invocation.runtime.customers.get(customerId);
+  if (!record || record.owner !== caller.sub) throw new ProblemError("not_found", { detail: "No such customer" });
+  return record;
+}
+
+function idempotent(invocation: Invocation, caller: Caller, key: string, json: unknown) {
+  const { request, runtime, log } = invocation;
+  return {
+    store: runtime.idempotency,
+    id: scopeId(request.routeKey, caller.sub, key),
+    fingerprint: requestFingerprint(request.method, request.rawPath, json),
+    leaseUntilMs: invocation.leaseUntilMs,
+    requestId: request.requestId,
+    log,
+  };
+}
+
+const same = (a: string | null | undefined, b: string | undefined) =>
+  (a ?? "").trim().toLowerCase() === (b ?? "").trim().toLowerCase();
+
+/** Whether an Align customer is the one this request describes (used before claiming an orphan). */
+function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
+  if (customer.type !== undefined && customer.type !== body.type) return false;
+  return body.type === "individual"
+    ? same(customer.first_name, body.first_name) && same(customer.last_name, body.last_name)
+    : same(customer.company_name, body.company_name);
+}
+
+/**
+ * Align said the email exists. Find that customer and decide:
+ * - ours, and this key's earlier attempt had an unknown outcome: that attempt
+ *   worked, so converge on it (201);
+ * - ours otherwise: 409 carrying its `customer_id`;
+ * - nobody's (an earlier attempt with this key created it at Align and died
+ *   before recording it) and it matches the request: claim it (201);
+ * - anything else: 409 without an id, so nothing leaks about others' customers.
+ */
+async function resolveExistingEmail(
+  invocation: Invocation,
+  caller: Caller,
+  body: CreateCustomerBody,
+  attempt: Attempt,
+): Promise<ApiResult> {
+  const { runtime, request, log } = invocation;
+  const { items } = await runtime.align.customers.list(
+    { email: body.email },
+    { timeoutMs: invocation.alignTimeoutMs() },
+  );
+  if (items.length === 0) {
+    // Align reported a duplicate it cannot show yet; let the caller retry rather than store a guess.
+    throw new ProblemError("upstream_error", { retryAfter: 2, final: false });
+  }
+  for (const candidate of items) {
+    const record = await runtime.customers.get(candidate.customer_id);
+    if (record) {
+      if (record.owner !== caller.sub) continue;
+      if (attempt.uncertain) {
+        log.info("create converged on an earlier attempt", { customer_id: record.customerId });
+        return jsonResult(request.requestId, 201, publicCustomer(record));
+      }
+      throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
+    }
+    if (attempt.uncertain && matchesRequest(candidate, body)) {
+      try {
+        const claimed = await runtime.customers.create(caller.sub, candidate);
+        log.info("create recovered an unrecorded customer", { customer_id: claimed.customerId });
+        return jsonResult(request.requestId, 201, publicCustomer(claimed));
+      } catch (error) {
+        if (!(error instanceof CustomerOwnedElsewhereError)) throw error;
+      }
+    }
+  }
+  throw new ProblemError("email_already_exists");
+}
+
+/**
+ * `POST /customers`: creates the customer at Align and records it as the
+ * caller's, exactly once per idempotency key, converging after an unknown outcome.
+ */
+export function createCustomer(
+  invocation: Invocation,
+  caller: Caller,
+  key: string,
+  body: ParsedBody<CreateCustomerBody>,
+): Promise<ApiResult> {
+  const { runtime, request, log } = invocation;
+  return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
+    let customer: Customer;
+    try {
+      customer = await runtime.align.customers.create(body.data, { timeoutMs: invocation.alignTimeoutMs() });
+    } catch (error) {
+      if (!(error instanceof AlignConflictError)) throw error;
+      return resolveExistingEmail(invocation, caller, body.data, attempt);
+    }
+    const record = await runtime.customers.create(caller.sub, customer);
+    log.info("customer created", { customer_id: record.customerId });
+    return jsonResult(request.requestId, 201, publicCustomer(record));
+  });
+}
+
+/**
+ * `POST /customers/{id}/kyc-sessions`: the open session when there is one
+ * (an integration in production reuses `kyc_flow_link`), else a new one.
+ */
+export async function startKyc(
+  invocation: Invocation,
+  caller: Caller,
+  customerId: string,
+  key: string,
+  body: ParsedBody<StartKycBody>,
+): Promise<ApiResult> {
+  const { runtime, request, log } = invocation;
+  const record = await ownedCustomer(invocation, caller, customerId);
+  return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
+    const open = record.customer.kycs;
+    if (open?.status === "pending" && open.kyc_flow_link) {
+      return jsonResult(request.requestId, 201, { kycs: open });
+    }
+    const session = await runtime.align.customers.createKycSession(
+      customerId,
+      body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
+      { timeoutMs: invocation.alignTimeoutMs() },
+    );
+    const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs });
+    if (!saved) log.info("customer changed meanwhile; kept the newer copy", { customer_id: customerId });
+    log.info("kyc session started", { customer_id: customerId, kyc_status: session.kycs.status });
+    return jsonResult(request.requestId, 201, { kycs: session.kycs });
+  });
+}
+
+/** `POST /sandbox/customers/{id}/simulate`: asks Align's sandbox for a KYC decision. */
+export async function simulate(
+  invocation: Invocation,
+  caller: Caller,
+  customerId: string,
+  key: string,
+  body: ParsedBody<SimulateBody>,
+): Promise<ApiResult> {
+  const { runtime, request, log } = invocation;
+  if (runtime.config.alignEnvironment !== "sandbox") throw new ProblemError("not_found");
+  await ownedCustomer(invocation, caller, customerId);
+  return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
+    await runtime.align.customers.simulateCustomer(
+      { customer_id: customerId, action: body.data.action },
+      { timeoutMs: invocation.alignTimeoutMs() },
+    );
+    log.info("kyc simulated", { customer_id: customerId, action: body.data.action });
+    return jsonResult(request.requestId, 200, { customer_id: customerId, action: body.data.action });
+  });
+}
+
+/**
+ * `GET /customers/{id}`: the stored customer. A KYC status that is not final
+ * and older than the refresh bound is re-read from Align first, so a lost
+ * webhook never strands a customer; if Align is down the stored copy is
+ * served with `stale: true`.
+ */
+export async function getCustomer(invocation: Invocation, caller: Caller, customerId: string): Promise<ApiResult> {
+  const { runtime, request, log } = invocation;
+  const record = await ownedCustomer(invocation, caller, customerId);
+  const status = record.customer.kycs?.status;
+  const due = Date.now() - record.syncedAt >= runtime.config.kycRefreshAfterMs;
+  if (!due || (status !== undefined && FINAL_KYC_STATUSES.has(status))) {
+    return jsonResult(request.requestId, 200, publicCustomer(record));
+  }
+  try {
+    const fresh = await runtime.align.customers.get(customerId, {
+      timeoutMs: Math.min(3_000, invocation.alignTimeoutMs()),
+      maxRetries: 0,
+    });
+    const updated = (await runtime.customers.replace(record, fresh)) ?? (await runtime.customers.get(customerId));
+    return jsonResult(request.requestId, 200, publicCustomer(updated ?? record));
+  } catch (error) {
+    log.warn("refresh from Align failed; serving the stored copy", { customer_id: customerId, ...errorFields(error) });
+    return jsonResult(request.requestId, 200, publicCustomer(record, true));
+  }
+}
+
+/** `GET /customers`: the caller's customers, newest first, paged. */
+export async function listCustomers(invocation: Invocation, caller: Caller): Promise<ApiResult> {
+  const { runtime, request } = invocation;
+  const unknown = Object.keys(request.query).filter(
+    (name) => !(LIST_CUSTOMERS_FIELDS as readonly string[]).includes(name),
+  );
+  const parsed = ListCustomersQuerySchema.safeParse(request.query);
+  const errors = [
+    ...(parsed.success ? [] : toFieldErrors(parsed.error.issues)),
+    ...unknown.map((name) => ({ path: [name], message: "Unknown query parameter" })),
+  ];
+  if (!parsed.success || errors.length > 0) throw new ProblemError("validation_failed", { errors });
+  const { limit, cursor } = parsed.data;
+  if (cursor !== undefined) {
+    let partition: string | undefined;
+    try {
+      partition = decodeCursor(cursor).gsi1pk?.S;
+    } catch {
+      partition = undefined;
+    }
+    if (partition !== `OWNER#${caller.sub}`) {
+      throw new ProblemError("validation_failed", { errors: [{ path: ["cursor"], message: "Invalid cursor" }] });
+    }
+  }
+  const page = await runtime.customers.listByOwner(caller.sub, limit, cursor);
+  return jsonResult(request.requestId, 200, {
+    items: page.items.map((record) => publicCustomer(record)),
+    ...(page.nextCursor === undefined ? {} : { next_cursor: page.nextCursor }),
+  });
+}

@@ -1,0 +1,89 @@
+import type { Context } from "aws-lambda";
+import { ConfigError } from "../config.js";
+import { errorFields, Logger } from "../log.js";
+import { getRuntime, type Runtime } from "../runtime.js";
+import { type ApiEvent, type HttpRequest, toHttpRequest } from "./request.js";
+import { type ApiResult, problemResult } from "./response.js";
+import { toProblem } from "./to-problem.js";
+
+/** One invocation, as a route handler sees it. */
+export interface Invocation {
+  request: HttpRequest;
+  runtime: Runtime;
+  log: Logger;
+  /** When Lambda will stop this invocation (epoch ms). */
+  deadlineMs: number;
+  /** Until when an idempotency lock taken now must be respected: past the deadline, with a margin. */
+  leaseUntilMs: number;
+  /** The time an Align call may take now, leaving room to record its outcome. */
+  alignTimeoutMs(): number;
+}
+
+export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
+
+/** Lambda's budget when there is no context (a direct call in a test or script). */
+const DEFAULT_BUDGET_MS = 30_000;
+/** Kept free after an Align call for the DynamoDB writes that record it. */
+const RECORDING_RESERVE_MS = 1_500;
+const LEASE_MARGIN_MS = 2_000;
+
+/** Functions that have served a request in this process (one per Lambda; several locally). */
+const warm = new Set<string>();
+/** Logs failures that happen before the runtime (and its logger) exist, such as a bad config. */
+const bootLog = new Logger({ service: "align-onboarding" });
+
+/**
+ * Wraps a route handler as a Lambda handler for API Gateway HTTP API events:
+ * builds the typed request, logs one line per request (ids and status only),
+ * and turns every error into problem+json (5xx with a request id, never a
+ * stack or upstream text).
+ *
+ * @example
+ * ```ts
+ * export const handler = httpHandler("get-customer", async ({ request, runtime }) => { ... });
+ * ```
+ */
+export function httpHandler(name: string, handle: RouteHandler) {
+  return async (event: ApiEvent, context?: Partial<Context>): Promise<ApiResult> => {
+    const started = Date.now();
+    const isCold = !warm.has(name);
+    warm.add(name);
+    const fallbackId = context?.awsRequestId ?? `local-${started.toString(36)}`;
+    const request = toHttpRequest(event, fallbackId);
+    const remaining = context?.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS;
+    const deadlineMs = started + remaining;
+    let log: Logger | undefined;
+    let result: ApiResult;
+    try {
+      const runtime = getRuntime();
+      log = runtime.log.child({ function: name, request_id: request.requestId, cold_start: isCold });
+      const invocation: Invocation = {
+        request,
+        runtime,
+        log,
+        deadlineMs,
+        leaseUntilMs: deadlineMs + LEASE_MARGIN_MS,
+        alignTimeoutMs: () =>
+          Math.max(100, Math.min(runtime.config.alignTimeoutMs, deadlineMs - Date.now() - RECORDING_RESERVE_MS)),
+      };
+      result = await handle(invocation);
+    } catch (error) {
+      const problem = toProblem(error);
+      log ??= bootLog.child({ function: name, request_id: request.requestId, cold_start: isCold });
+      if (problem.status >= 500) {
+        const cause = problem.cause ?? error;
+        // A ConfigError's message names the bad variables (never their values): the on-call fix.
+        const detail = cause instanceof ConfigError ? cause.message : undefined;
+        log.error("request failed", { code: problem.code, ...errorFields(cause), detail });
+      }
+      result = problemResult(problem, request.requestId);
+    }
+    log.info("request", {
+      route: request.routeKey,
+      status: result.statusCode,
+      ms: Date.now() - started,
+      replayed: result.headers["idempotent-replayed"] === "true" ? true : undefined,
+    });
+    return result;
+  };
+}

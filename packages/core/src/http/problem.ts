@@ -1,0 +1,90 @@
+import type { FieldError } from "@align-onboarding/align";
+
+/**
+ * Every problem our API answers, by code. Codes are the stable contract for
+ * clients; titles are for people. `type` in a response is `urn:align-onboarding:problem:<code>`.
+ */
+export const Problems = {
+  validation_failed: { status: 400, title: "The request is invalid" },
+  invalid_json: { status: 400, title: "The body is not valid JSON" },
+  invalid_body: { status: 400, title: "The body must be a JSON object" },
+  idempotency_key_missing: { status: 400, title: "An Idempotency-Key header is required" },
+  idempotency_key_invalid: { status: 400, title: "The Idempotency-Key header is invalid" },
+  unauthorized: { status: 401, title: "Authentication is required" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  email_already_exists: { status: 409, title: "A customer with this email already exists" },
+  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  payload_too_large: { status: 413, title: "The body is too large" },
+  unsupported_media_type: { status: 415, title: "The body must be application/json" },
+  idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used with a different request" },
+  internal_error: { status: 500, title: "Internal error" },
+  upstream_error: { status: 502, title: "Align failed to process the request" },
+  upstream_rejected: { status: 502, title: "Align rejected the request" },
+  upstream_unavailable: { status: 503, title: "Align is unavailable" },
+  upstream_rate_limited: { status: 503, title: "Align is rate limiting requests" },
+  service_unavailable: { status: 503, title: "The service is temporarily unavailable" },
+  upstream_timeout: { status: 504, title: "Align did not answer in time" },
+} as const satisfies Record<string, { status: number; title: string }>;
+export type ProblemCode = keyof typeof Problems;
+
+export const PROBLEM_TYPE_PREFIX = "urn:align-onboarding:problem:";
+
+export interface ProblemOptions {
+  detail?: string;
+  errors?: FieldError[];
+  /** Seconds; sent as `Retry-After` where retrying can help. */
+  retryAfter?: number;
+  /** Extra members of the problem body (e.g. `customer_id`). Never upstream text. */
+  extensions?: Record<string, string>;
+  /**
+   * Whether this outcome is final for an idempotent request and so stored for
+   * replay. Default: true below 500. Transient failures are not stored, so a
+   * retry with the same key runs again.
+   */
+  final?: boolean;
+  /** Whether the upstream change may have happened although this failed. */
+  mayHaveRun?: boolean;
+  cause?: unknown;
+}
+
+/** An error that is answered as `application/problem+json`. */
+export class ProblemError extends Error {
+  override name = "ProblemError";
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly retryAfter: number | undefined;
+  readonly extensions: Record<string, string>;
+  readonly final: boolean;
+  readonly mayHaveRun: boolean;
+
+  constructor(code: ProblemCode, options: ProblemOptions = {}) {
+    super(options.detail ?? Problems[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = Problems[code].status;
+    this.title = Problems[code].title;
+    this.detail = options.detail;
+    this.errors = options.errors;
+    this.retryAfter = options.retryAfter;
+    this.extensions = options.extensions ?? {};
+    this.final = options.final ?? this.status < 500;
+    this.mayHaveRun = options.mayHaveRun ?? false;
+  }
+
+  /** The RFC 9457 body. */
+  toBody(requestId: string): Record<string, unknown> {
+    return {
+      type: `${PROBLEM_TYPE_PREFIX}${this.code}`,
+      title: this.title,
+      status: this.status,
+      code: this.code,
+      ...(this.detail === undefined ? {} : { detail: this.detail }),
+      ...(this.errors === undefined ? {} : { errors: this.errors }),
+      ...this.extensions,
+      request_id: requestId,
+    };
+  }
+}

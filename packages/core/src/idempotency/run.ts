@@ -1,0 +1,77 @@
+import { ProblemError } from "../http/problem.js";
+import { type ApiResult, problemResult } from "../http/response.js";
+import { toProblem } from "../http/to-problem.js";
+import { errorFields, type Logger } from "../log.js";
+import type { IdempotencyStore, StoredResponse } from "./store.js";
+
+export interface IdempotentCall {
+  store: IdempotencyStore;
+  /** {@link scopeId} of (route, caller, key). */
+  id: string;
+  /** {@link requestFingerprint} of the request. */
+  fingerprint: string;
+  /** When this invocation is certain to be dead (its Lambda deadline plus a margin). */
+  leaseUntilMs: number;
+  requestId: string;
+  log: Logger;
+}
+
+/** What the operation learns about earlier attempts with the same key. */
+export interface Attempt {
+  /** An earlier attempt may have changed Align before it failed or died: converge, do not duplicate. */
+  uncertain: boolean;
+}
+
+export const REPLAYED_HEADER = "idempotent-replayed";
+
+/**
+ * Runs `operation` at most once per idempotency record:
+ * - a completed record is replayed (`Idempotent-Replayed: true`);
+ * - a record in progress is 409 `idempotency_key_in_use` with `Retry-After`;
+ * - a record made by another request is 422 `idempotency_key_reused`;
+ * - final outcomes (successes and 4xx problems) are stored for 24 hours;
+ *   transient failures release the lock, so a retry with the key runs again.
+ */
+export async function runIdempotent(
+  call: IdempotentCall,
+  operation: (attempt: Attempt) => Promise<ApiResult>,
+): Promise<ApiResult> {
+  const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs);
+  if (begun.kind === "replay") {
+    call.log.info("idempotent replay", { status: begun.response.statusCode });
+    return {
+      statusCode: begun.response.statusCode,
+      headers: { ...begun.response.headers, "x-request-id": call.requestId, [REPLAYED_HEADER]: "true" },
+      body: begun.response.body,
+    };
+  }
+  if (begun.kind === "in_progress") {
+    throw new ProblemError("idempotency_key_in_use", { retryAfter: begun.retryAfterSeconds });
+  }
+  if (begun.kind === "mismatch") throw new ProblemError("idempotency_key_reused");
+
+  let result: ApiResult;
+  try {
+    result = await operation({ uncertain: begun.uncertain });
+  } catch (error) {
+    const problem = toProblem(error);
+    if (!problem.final) {
+      await call.store
+        .release(call.id, begun.token, begun.uncertain || problem.mayHaveRun)
+        .catch((releaseError: unknown) =>
+          call.log.warn("idempotency release failed; the lease will expire", errorFields(releaseError)),
+        );
+      throw problem;
+    }
+    result = problemResult(problem, call.requestId);
+  }
+  const { "x-request-id": _requestId, ...headers } = result.headers;
+  const stored: StoredResponse = { statusCode: result.statusCode, headers, body: result.body };
+  const completed = await call.store.complete(call.id, begun.token, stored).catch((error: unknown) => {
+    // The work is done; if the record cannot be written the lease expires and a retry converges.
+    call.log.error("idempotency completion failed", errorFields(error));
+    return true;
+  });
+  if (!completed) call.log.warn("idempotency lock lost before completion; result not stored");
+  return result;
+}

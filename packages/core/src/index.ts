@@ -1,0 +1,25 @@
+export { type Caller, requireCaller } from "./auth.js";
+export { type Config, ConfigError, loadConfig } from "./config.js";
+export * from "./customers/api-schemas.js";
+export { type CustomerRecord, CustomerStore } from "./customers/customer-store.js";
+export {
+  createCustomer,
+  customerIdOf,
+  getCustomer,
+  listCustomers,
+  ownedCustomer,
+  simulate,
+  startKyc,
+} from "./customers/service.js";
+export { MAX_BODY_BYTES, type ParsedBody, parseJsonBody } from "./http/body.js";
+export { httpHandler, type Invocation, type RouteHandler } from "./http/handler.js";
+export { PROBLEM_TYPE_PREFIX, type ProblemCode, ProblemError, Problems } from "./http/problem.js";
+export type { ApiEvent, HttpRequest } from "./http/request.js";
+export { type ApiResult, jsonResult, problemResult } from "./http/response.js";
+export { toProblem } from "./http/to-problem.js";
+export { IDEMPOTENCY_KEY_HEADER, requireIdempotencyKey } from "./idempotency/key.js";
+export { REPLAYED_HEADER } from "./idempotency/run.js";
+export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
+export { Logger, type LogSink, setLogSink } from "./log.js";
+export { createRuntime, getRuntime, type Runtime, resetRuntime } from "./runtime.js";
+export { ItemKind, TableKeys, tableDefinition } from "./table.js";

@@ -1,0 +1,77 @@
+import { mkdirSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tableDefinition } from "@align-onboarding/core";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+
+export interface EmbeddedDynamo {
+  /** e.g. `http://127.0.0.1:3002` */
+  endpoint: string;
+  /** A client for this endpoint (destroyed by `close`). */
+  client: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+export interface EmbeddedDynamoOptions {
+  port?: number;
+  host?: string;
+  /** LevelDB folder for data that survives restarts; in memory when absent. */
+  path?: string;
+}
+
+/** Starts dynalite (DynamoDB's protocol, in process) on loopback. */
+export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
+  if (options.path) mkdirSync(options.path, { recursive: true });
+  const server: Server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path ? { path: options.path } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const endpoint = `http://${address}:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  return {
+    endpoint,
+    client,
+    close: async () => {
+      // The client's keep-alive sockets would hold dynalite's graceful close open.
+      client.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Creates the single table (and its owner index) unless it exists; waits until it is active. */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<"created" | "existing"> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return "existing";
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  await client.send(new CreateTableCommand(tableDefinition(tableName)));
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
+  return "created";
+}

@@ -1,0 +1,139 @@
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
+import { resetRuntime } from "@align-onboarding/core";
+import { functionSettings, routesFor } from "../../../functions/routes.js";
+import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
+import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
+import { type JwtSettings, signToken } from "./jwt.js";
+
+/** Defaults shared by `npm start`, `npm run token` and `npm run invoke`. */
+export const LocalDefaults = {
+  apiPort: 3000,
+  alignPort: 3001,
+  dynamoPort: 3002,
+  sandboxKey: "sandbox-key",
+  tableName: "align-onboarding-local",
+  dataDir: ".data/dynamodb",
+  jwt: { secret: "local-dev-secret", issuer: "https://auth.local.align-onboarding", audience: "align-onboarding" },
+} as const;
+
+export interface LocalStackOptions {
+  /** 0 picks free ports (tests). */
+  apiPort?: number;
+  alignPort?: number;
+  dynamoPort?: number;
+  /** Folder for DynamoDB data that survives restarts; in memory when absent. */
+  dataDir?: string;
+  /** Use the real Align API with this key instead of the emulator. */
+  alignApiKey?: string;
+  alignBaseUrl?: string;
+  alignEnvironment?: "sandbox" | "production";
+  /** The emulator's API key. */
+  sandboxKey?: string;
+  jwt?: Partial<JwtSettings>;
+  tableName?: string;
+  /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
+  env?: Record<string, string>;
+  /** Emulator webhook retry settings (tests shorten them). */
+  sandboxWebhooks?: { maxAttempts?: number; baseDelayMs?: number; timeoutMs?: number };
+  /** Request lines from the gateway. */
+  log?: (line: Record<string, string | number>) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  alignUrl: string;
+  dynamo: EmbeddedDynamo;
+  /** The emulator, unless the real Align API is used. */
+  sandbox: AlignSandbox | undefined;
+  tableName: string;
+  jwt: JwtSettings;
+  /** A token for `sub`, accepted by this stack's authorizer. */
+  token(sub: string, ttlSeconds?: number): string;
+  close(): Promise<void>;
+}
+
+const functionsDir = fileURLToPath(new URL("../../../functions/", import.meta.url));
+
+async function loadHandler(name: string): Promise<LambdaHandler> {
+  const module = (await import(pathToFileURL(`${functionsDir}${name}.ts`).href)) as { handler?: LambdaHandler };
+  if (typeof module.handler !== "function") throw new Error(`functions/${name}.ts exports no handler`);
+  return module.handler;
+}
+
+/**
+ * Starts the whole system on loopback: dynalite with the table, the Align
+ * emulator (or the real Align sandbox), and the API Gateway emulator in front
+ * of the same handler modules Lambda runs. The functions read their
+ * configuration from this process's environment, so one stack runs per process.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const jwt: JwtSettings = { ...LocalDefaults.jwt, ...options.jwt };
+  const tableName = options.tableName ?? LocalDefaults.tableName;
+  const alignEnvironment = options.alignEnvironment ?? "sandbox";
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    const dynamo = await startEmbeddedDynamo({
+      port: options.dynamoPort ?? 0,
+      ...(options.dataDir ? { path: options.dataDir } : {}),
+    });
+    opened.push(dynamo);
+    await ensureTable(dynamo.client, tableName);
+
+    let sandbox: AlignSandbox | undefined;
+    let alignUrl: string;
+    let alignKey: string;
+    if (options.alignApiKey) {
+      alignKey = options.alignApiKey;
+      alignUrl = options.alignBaseUrl ?? "";
+    } else {
+      alignKey = options.sandboxKey ?? LocalDefaults.sandboxKey;
+      sandbox = await startAlignSandbox({
+        apiKey: alignKey,
+        port: options.alignPort ?? 0,
+        environment: alignEnvironment,
+        ...(options.sandboxWebhooks ? { webhooks: options.sandboxWebhooks } : {}),
+      });
+      opened.push(sandbox);
+      alignUrl = sandbox.url;
+    }
+
+    Object.assign(process.env, {
+      ALIGN_API_KEY: alignKey,
+      ALIGN_ENVIRONMENT: alignEnvironment,
+      TABLE_NAME: tableName,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      ...options.env,
+    });
+    if (alignUrl) process.env.ALIGN_BASE_URL = alignUrl;
+    else delete process.env.ALIGN_BASE_URL;
+    resetRuntime();
+
+    const gateway: ApiGateway = await startApiGateway({
+      routes: routesFor(alignEnvironment),
+      loadHandler,
+      jwt,
+      timeoutSeconds: (name) => functionSettings[name as keyof typeof functionSettings]?.timeoutSeconds ?? 30,
+      port: options.apiPort ?? 0,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    opened.push(gateway);
+
+    return {
+      apiUrl: gateway.url,
+      alignUrl: alignUrl || "(Align sandbox host)",
+      dynamo,
+      sandbox,
+      tableName,
+      jwt,
+      token: (sub, ttlSeconds) => signToken(jwt, sub, ttlSeconds),
+      close: async () => {
+        resetRuntime();
+        for (const part of opened.reverse()) await part.close();
+      },
+    };
+  } catch (error) {
+    for (const part of opened.reverse()) await part.close().catch(() => undefined);
+    throw error;
+  }
+}
