@@ -4,6 +4,7 @@ import {
   parseJsonBody,
   requireCaller,
   requireIdempotencyKey,
+  requireSandbox,
   SIMULATE_FIELDS,
   SimulateBodySchema,
   simulate,
@@ -11,6 +12,7 @@ import {
 
 /** `POST /sandbox/customers/{customer_id}/simulate` (sandbox only; Idempotency-Key required). */
 export const handler = httpHandler("sandbox-simulate", async (invocation) => {
+  requireSandbox(invocation);
   const caller = requireCaller(invocation.request);
   const customerId = customerIdOf(invocation);
   const key = requireIdempotencyKey(invocation.request);

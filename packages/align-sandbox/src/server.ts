@@ -5,6 +5,7 @@ import { type ApiContext, handleAlignRoute } from "./align-api.js";
 import { type DeliveryOptions, WebhookDeliverer } from "./delivery.js";
 import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
 import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
+import { loadState, saveState } from "./persistence.js";
 import { matchRoute } from "./routes.js";
 import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
 
@@ -19,6 +20,11 @@ export interface AlignSandboxOptions {
   environment?: "sandbox" | "production";
   /** Webhook delivery retry policy. */
   webhooks?: Partial<DeliveryOptions>;
+  /**
+   * A JSON file that keeps customers and webhook registrations across restarts
+   * (the local stack keeps it next to its DynamoDB data). In memory when absent.
+   */
+  dataFile?: string;
   /** Called once per request with a line free of bodies and query strings. */
   log?: (entry: RequestLogEntry & { ms: number }) => void;
 }
@@ -57,6 +63,11 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     throw new Error("startAlignSandbox: apiKey is required");
   }
   const state = new SandboxState();
+  const { dataFile } = options;
+  if (dataFile) loadState(dataFile, state);
+  const persist = () => {
+    if (dataFile) saveState(dataFile, state);
+  };
   const faults = new FaultQueue();
   const deliverer = new WebhookDeliverer(state, options.apiKey, {
     maxAttempts: options.webhooks?.maxAttempts ?? 5,
@@ -78,6 +89,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const reset = () => {
     state.reset();
     faults.clear();
+    persist();
   };
 
   const server = createServer((req, res) => {
@@ -167,6 +179,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     } else {
       try {
         reply = handleAlignRoute(ctx, match.route, match.params, parsed.searchParams, raw);
+        if (method !== "GET") persist();
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         reply = error.toReply();

@@ -206,3 +206,27 @@ describe("admin: faults, state and reset", () => {
     expect((await call("GET", "/v0/webhooks")).status).toBe(200);
   });
 });
+
+describe("persistence", () => {
+  it("keeps customers and webhooks across a restart when given a data file", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dataFile = `${mkdtempSync(`${tmpdir()}/align-sandbox-`)}/state.json`;
+    const first = await startAlignSandbox({ apiKey: KEY, dataFile });
+    const post = (url: string, path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method: "POST", headers: { "api-key": KEY }, body: JSON.stringify(body) });
+    const created = (await (await post(first.url, "/v0/customers", alice)).json()) as { customer_id: string };
+    await post(first.url, "/v0/webhooks", { url: "http://127.0.0.1:9/hook" });
+    await first.close();
+
+    const second = await startAlignSandbox({ apiKey: KEY, dataFile });
+    try {
+      const read = await fetch(`${second.url}/v0/customers/${created.customer_id}`, { headers: { "api-key": KEY } });
+      expect(read.status).toBe(200);
+      expect((await post(second.url, "/v0/customers", alice)).status).toBe(409);
+      expect(second.state().webhooks).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ export {
   getCustomer,
   listCustomers,
   ownedCustomer,
+  requireSandbox,
   simulate,
   startKyc,
 } from "./customers/service.js";

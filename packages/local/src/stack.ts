@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
@@ -13,7 +14,7 @@ export const LocalDefaults = {
   dynamoPort: 3002,
   sandboxKey: "sandbox-key",
   tableName: "align-onboarding-local",
-  dataDir: ".data/dynamodb",
+  dataDir: ".data",
   jwt: { secret: "local-dev-secret", issuer: "https://auth.local.align-onboarding", audience: "align-onboarding" },
 } as const;
 
@@ -22,7 +23,7 @@ export interface LocalStackOptions {
   apiPort?: number;
   alignPort?: number;
   dynamoPort?: number;
-  /** Folder for DynamoDB data that survives restarts; in memory when absent. */
+  /** Folder for data that survives restarts (DynamoDB and the emulator's state); in memory when absent. */
   dataDir?: string;
   /** Use the real Align API with this key instead of the emulator. */
   alignApiKey?: string;
@@ -68,6 +69,8 @@ async function loadHandler(name: string): Promise<LambdaHandler> {
  * configuration from this process's environment, so one stack runs per process.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  // Lambda runs Node 22+; the SDK's warning about a local Node 20 is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const jwt: JwtSettings = { ...LocalDefaults.jwt, ...options.jwt };
   const tableName = options.tableName ?? LocalDefaults.tableName;
   const alignEnvironment = options.alignEnvironment ?? "sandbox";
@@ -75,7 +78,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const dynamo = await startEmbeddedDynamo({
       port: options.dynamoPort ?? 0,
-      ...(options.dataDir ? { path: options.dataDir } : {}),
+      ...(options.dataDir ? { path: join(options.dataDir, "dynamodb") } : {}),
     });
     opened.push(dynamo);
     await ensureTable(dynamo.client, tableName);
@@ -92,6 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         apiKey: alignKey,
         port: options.alignPort ?? 0,
         environment: alignEnvironment,
+        ...(options.dataDir ? { dataFile: join(options.dataDir, "align-sandbox.json") } : {}),
         ...(options.sandboxWebhooks ? { webhooks: options.sandboxWebhooks } : {}),
       });
       opened.push(sandbox);

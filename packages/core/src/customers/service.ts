@@ -25,6 +25,11 @@ function publicCustomer(record: CustomerRecord, stale = false): Customer & { sta
   return stale ? { ...record.customer, stale: true } : record.customer;
 }
 
+/** Sandbox-only routes do not exist elsewhere: 404, whatever the request. */
+export function requireSandbox(invocation: Invocation): void {
+  if (invocation.runtime.config.alignEnvironment !== "sandbox") throw new ProblemError("not_found");
+}
+
 /** Validates the `{customer_id}` path parameter (400 with its path when malformed). */
 export function customerIdOf(invocation: Invocation): string {
   const parsed = CustomerPathSchema.safeParse(invocation.request.pathParameters);
@@ -177,7 +182,7 @@ export async function simulate(
   body: ParsedBody<SimulateBody>,
 ): Promise<ApiResult> {
   const { runtime, request, log } = invocation;
-  if (runtime.config.alignEnvironment !== "sandbox") throw new ProblemError("not_found");
+  requireSandbox(invocation);
   await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
     await runtime.align.customers.simulateCustomer(
