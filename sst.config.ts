@@ -1,7 +1,19 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 
-// Infrastructure grows with the functions (issue 3); the app definition is fixed now:
-// production is retained and protected, other stages are removed with `sst remove`.
+/**
+ * AWS infrastructure, one stage per `sst deploy --stage <name>`:
+ * one DynamoDB table (TTL on), an HTTP API with a JWT authorizer on the mobile
+ * routes and route throttling, one Lambda per route of functions/routes.ts
+ * (Node 22, arm64), and the Align secrets. The stage named `production` talks
+ * to Align production, has no sandbox-only routes, and is retained and
+ * protected; every other stage talks to the Align sandbox.
+ *
+ * Deploy-time settings (environment of the `sst deploy` shell):
+ *   JWT_ISSUER, JWT_AUDIENCE  your identity provider's issuer URL and audience (required)
+ *   THROTTLE_RATE_LIMIT       steady requests per second per route (default 25)
+ *   THROTTLE_BURST_LIMIT      burst per route (default 50)
+ *   KYC_REFRESH_AFTER_SECONDS GET's refresh bound (default 30)
+ */
 export default $config({
   app(input) {
     return {
@@ -9,7 +21,74 @@ export default $config({
       home: "aws",
       removal: input?.stage === "production" ? "retain" : "remove",
       protect: input?.stage === "production",
+      providers: { aws: { region: (process.env.AWS_REGION as aws.Region | undefined) ?? "us-east-1" } },
     };
   },
-  async run() {},
+  async run() {
+    const { functionSettings, routesFor } = await import("./functions/routes");
+    const isProduction = $app.stage === "production";
+    const alignEnvironment = isProduction ? "production" : "sandbox";
+
+    const issuer = process.env.JWT_ISSUER;
+    const audience = process.env.JWT_AUDIENCE;
+    if (!issuer || !audience) {
+      throw new Error("Set JWT_ISSUER and JWT_AUDIENCE (your identity provider) before `sst deploy`.");
+    }
+    const rateLimit = Number(process.env.THROTTLE_RATE_LIMIT ?? 25);
+    const burstLimit = Number(process.env.THROTTLE_BURST_LIMIT ?? 50);
+
+    const alignApiKey = new sst.Secret("AlignApiKey");
+    // Empty means "use the API key", which is what Align signs webhooks with.
+    const alignWebhookSecret = new sst.Secret("AlignWebhookSecret", "");
+
+    const table = new sst.aws.Dynamo("Table", {
+      fields: { pk: "string", sk: "string", gsi1pk: "string", gsi1sk: "string" },
+      primaryIndex: { hashKey: "pk", rangeKey: "sk" },
+      globalIndexes: { gsi1: { hashKey: "gsi1pk", rangeKey: "gsi1sk" } },
+      ttl: "expires_at",
+      transform: {
+        table: (args) => {
+          args.pointInTimeRecovery = { enabled: isProduction };
+          args.deletionProtectionEnabled = isProduction;
+        },
+      },
+    });
+
+    const api = new sst.aws.ApiGatewayV2("Api", {
+      transform: {
+        stage: (args) => {
+          // No caller can flood Align through us: every route is rate limited.
+          args.defaultRouteSettings = {
+            ...args.defaultRouteSettings,
+            throttlingRateLimit: rateLimit,
+            throttlingBurstLimit: burstLimit,
+          };
+        },
+      },
+    });
+    const authorizer = api.addAuthorizer({ name: "mobile", jwt: { issuer, audiences: [audience] } });
+
+    for (const route of routesFor(alignEnvironment)) {
+      const settings = functionSettings[route.function];
+      api.route(
+        `${route.method} ${route.path}`,
+        {
+          name: `${$app.stage}-${route.function}`,
+          handler: `functions/${route.function}.handler`,
+          runtime: "nodejs22.x",
+          architecture: "arm64",
+          memory: `${settings.memoryMb} MB`,
+          timeout: `${settings.timeoutSeconds} seconds`,
+          link: [table, alignApiKey, alignWebhookSecret],
+          environment: {
+            ALIGN_ENVIRONMENT: alignEnvironment,
+            KYC_REFRESH_AFTER_SECONDS: process.env.KYC_REFRESH_AFTER_SECONDS ?? "30",
+          },
+        },
+        route.auth === "jwt" ? { auth: { jwt: { authorizer: authorizer.id } } } : {},
+      );
+    }
+
+    return { api: api.url, table: table.name, alignEnvironment };
+  },
 });
