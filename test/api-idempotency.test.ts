@@ -38,10 +38,12 @@ describe("the key", () => {
     ["a control character", "a\tb"],
     ["empty quotes", '""'],
   ])("is refused when %s", async (_label, key) => {
+    const recordsBefore = (await t.items("IDEMPOTENCY")).length;
     const answer = await t.api("POST", "/customers", { key, body: individual("badkey@example.com") });
     expect(answer.status).toBe(400);
     expect(answer.json.code).toBe("idempotency_key_invalid");
     expect(alignCreates()).toHaveLength(0);
+    expect(await t.items("IDEMPOTENCY")).toHaveLength(recordsBefore);
   });
 
   it("accepts 255 characters, and the quoted sf-string form as the bare key", async () => {
@@ -226,6 +228,20 @@ describe("failures at Align, then a retry with the same key", () => {
     const created = await t.api("POST", "/customers", { body: individual("limited@example.com") });
     expect(created.status).toBe(201);
     expect(alignCreates().map((entry) => entry.status)).toEqual([429, 200]);
+  });
+
+  it("an Align 4xx we did not expect is 502 upstream_rejected, without Align's text, and final", async () => {
+    sandbox().addFault({
+      route: AlignRoute.CreateCustomer,
+      action: { type: "status", status: 400, body: { message: "secret upstream detail", code: "bad" } },
+    });
+    const body = individual("rejected@example.com");
+    const rejected = await t.api("POST", "/customers", { key: "rejected-1", body });
+    expect(rejected.status).toBe(502);
+    expect(rejected.json.code).toBe("upstream_rejected");
+    expect(JSON.stringify(rejected.json)).not.toContain("secret upstream detail");
+    const replay = await t.api("POST", "/customers", { key: "rejected-1", body });
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
   });
 
   it("Align down (503 on every try) is 503 with Retry-After, and nothing is stored", async () => {
