@@ -13,7 +13,11 @@
  *   THROTTLE_RATE_LIMIT       steady requests per second per route (default 25)
  *   THROTTLE_BURST_LIMIT      burst per route (default 50)
  *   KYC_REFRESH_AFTER_SECONDS GET's refresh bound (default 30)
+ *   SANDBOX_RESET_SCHEDULE    when sandbox stages reset their data (default nightly, cron(0 3 * * ? *))
  */
+/** `create-customer` -> `CreateCustomer`, for component names. */
+const pascal = (name: string) => name.replace(/(^|-)(\w)/g, (_, _dash: string, letter: string) => letter.toUpperCase());
+
 export default $config({
   app(input) {
     return {
@@ -25,7 +29,7 @@ export default $config({
     };
   },
   async run() {
-    const { functionSettings, routesFor } = await import("./functions/routes");
+    const { functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const isProduction = $app.stage === "production";
     const alignEnvironment = isProduction ? "production" : "sandbox";
 
@@ -68,13 +72,14 @@ export default $config({
     });
     const authorizer = api.addAuthorizer({ name: "mobile", jwt: { issuer, audiences: [audience] } });
 
-    for (const route of routesFor(alignEnvironment)) {
-      const settings = functionSettings[route.function];
-      api.route(
-        `${route.method} ${route.path}`,
-        {
-          name: `${$app.stage}-${route.function}`,
-          handler: `functions/${route.function}.handler`,
+    // One Lambda per function (get-customer serves two routes), linked to what it uses.
+    const functions = new Map<string, sst.aws.Function>();
+    const functionFor = (name: keyof typeof functionSettings) => {
+      let fn = functions.get(name);
+      if (!fn) {
+        const settings = functionSettings[name];
+        fn = new sst.aws.Function(`${pascal(name)}Function`, {
+          handler: `functions/${name}.handler`,
           runtime: "nodejs22.x",
           architecture: "arm64",
           memory: `${settings.memoryMb} MB`,
@@ -84,11 +89,27 @@ export default $config({
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: process.env.KYC_REFRESH_AFTER_SECONDS ?? "30",
           },
-        },
+        });
+        functions.set(name, fn);
+      }
+      return fn;
+    };
+    for (const route of routesFor(alignEnvironment)) {
+      api.route(
+        `${route.method} ${route.path}`,
+        functionFor(route.function).arn,
         route.auth === "jwt" ? { auth: { jwt: { authorizer: authorizer.id } } } : {},
       );
     }
 
-    return { api: api.url, table: table.name, alignEnvironment };
+    // Sandbox stages only: the nightly reset of this stage's data.
+    for (const scheduled of schedulesFor(alignEnvironment)) {
+      new sst.aws.CronV2(`${pascal(scheduled.function)}Schedule`, {
+        schedule: (process.env.SANDBOX_RESET_SCHEDULE as typeof scheduled.schedule | undefined) ?? scheduled.schedule,
+        function: functionFor(scheduled.function).arn,
+      });
+    }
+
+    return { api: api.url, webhookUrl: $interpolate`${api.url}/webhooks/align`, table: table.name, alignEnvironment };
   },
 });

@@ -11,6 +11,8 @@ export const FunctionName = {
   GetCustomer: "get-customer",
   StartKyc: "start-kyc",
   SandboxSimulate: "sandbox-simulate",
+  AlignWebhook: "align-webhook",
+  SandboxReset: "sandbox-reset",
 } as const;
 export type FunctionName = (typeof FunctionName)[keyof typeof FunctionName];
 
@@ -49,6 +51,21 @@ export const routes: readonly RouteDefinition[] = [
     auth: "jwt",
     sandboxOnly: true,
   },
+  // Align signs deliveries (x-hmac-signature); there is no JWT.
+  { method: "POST", path: "/webhooks/align", function: FunctionName.AlignWebhook, auth: "none", sandboxOnly: false },
+];
+
+/** Functions run on a schedule rather than a route. */
+export interface ScheduleDefinition {
+  function: FunctionName;
+  /** EventBridge Scheduler expression; the deploy may override it (see sst.config.ts). */
+  schedule: `cron(${string})` | `rate(${string})`;
+  sandboxOnly: boolean;
+}
+
+export const schedules: readonly ScheduleDefinition[] = [
+  // Nightly at 03:00 UTC: sandbox data is disposable, and the next day starts clean.
+  { function: FunctionName.SandboxReset, schedule: "cron(0 3 * * ? *)", sandboxOnly: true },
 ];
 
 /** Per-function Lambda settings. Timeouts stay under API Gateway's 30 s integration limit. */
@@ -57,7 +74,15 @@ export const functionSettings: Record<FunctionName, { timeoutSeconds: number; me
   "get-customer": { timeoutSeconds: 10, memoryMb: 512 },
   "start-kyc": { timeoutSeconds: 20, memoryMb: 512 },
   "sandbox-simulate": { timeoutSeconds: 20, memoryMb: 512 },
+  "align-webhook": { timeoutSeconds: 20, memoryMb: 512 },
+  // Not behind API Gateway, so it may run for Lambda's full 15 minutes.
+  "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024 },
 };
+
+/** The schedules that exist for an Align environment. */
+export function schedulesFor(environment: "sandbox" | "production"): ScheduleDefinition[] {
+  return schedules.filter((schedule) => environment === "sandbox" || !schedule.sandboxOnly);
+}
 
 /** The routes that exist for an Align environment. */
 export function routesFor(environment: "sandbox" | "production"): RouteDefinition[] {

@@ -1,6 +1,7 @@
 /**
  * GET's refresh rule: a KYC status that is not final and older than the bound
  * is re-read from Align; Align down serves the stored copy marked stale.
+ * No webhook is registered here, so only the refresh can move a status.
  */
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { afterAll, describe, expect, it } from "vitest";
@@ -22,7 +23,7 @@ async function approvedAtAlignOnly(stack: TestStack, email: string): Promise<str
 
 describe("GET /customers/{id} refresh", () => {
   it("within the bound, serves the stored copy without asking Align", async () => {
-    t = await startTestStack({ env: { KYC_REFRESH_AFTER_SECONDS: "3600" } });
+    t = await startTestStack({ registerWebhook: false, env: { KYC_REFRESH_AFTER_SECONDS: "3600" } });
     const id = await approvedAtAlignOnly(t, "fresh@example.com");
     const read = await t.api("GET", `/customers/${id}`);
     expect(read.json.kycs).toMatchObject({ status: "pending" });
@@ -32,7 +33,7 @@ describe("GET /customers/{id} refresh", () => {
   });
 
   it("past the bound, refreshes a pending status; a final status is not refreshed again", async () => {
-    t = await startTestStack({ env: { KYC_REFRESH_AFTER_SECONDS: "0" } });
+    t = await startTestStack({ registerWebhook: false, env: { KYC_REFRESH_AFTER_SECONDS: "0" } });
     const id = await approvedAtAlignOnly(t, "refresh@example.com");
     const read = await t.api("GET", `/customers/${id}`);
     expect(read.json.kycs).toMatchObject({ status: "approved" });

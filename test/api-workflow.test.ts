@@ -8,8 +8,8 @@ import { startTestStack, type TestStack } from "./support/stack.js";
 let t: TestStack;
 
 beforeAll(async () => {
-  // Refresh on every read, so GET reflects Align at once (webhooks arrive in a later issue).
-  t = await startTestStack({ env: { KYC_REFRESH_AFTER_SECONDS: "0" } });
+  // Refresh on every read and no webhooks: GET reflects Align through the refresh rule alone.
+  t = await startTestStack({ registerWebhook: false, env: { KYC_REFRESH_AFTER_SECONDS: "0" } });
 });
 afterAll(() => t.close());
 

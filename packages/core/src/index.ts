@@ -23,4 +23,13 @@ export { REPLAYED_HEADER } from "./idempotency/run.js";
 export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
 export { Logger, type LogSink, setLogSink } from "./log.js";
 export { createRuntime, getRuntime, type Runtime, resetRuntime } from "./runtime.js";
+export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";
+export { RECEIPT_TTL_SECONDS, ReceiptStore, receiptId } from "./webhooks/receipt-store.js";
+export {
+  MAX_WEBHOOK_BYTES,
+  parseDelivery,
+  receiveWebhook,
+  verifyDelivery,
+  type WebhookOutcome,
+} from "./webhooks/service.js";

@@ -4,6 +4,7 @@ import { type Config, loadConfig } from "./config.js";
 import { CustomerStore } from "./customers/customer-store.js";
 import { IdempotencyStore } from "./idempotency/store.js";
 import { Logger } from "./log.js";
+import { ReceiptStore } from "./webhooks/receipt-store.js";
 
 /** Everything a handler needs, built once per cold start and reused while warm. */
 export interface Runtime {
@@ -12,6 +13,7 @@ export interface Runtime {
   dynamo: DynamoDBClient;
   customers: CustomerStore;
   idempotency: IdempotencyStore;
+  receipts: ReceiptStore;
   log: Logger;
 }
 
@@ -40,6 +42,7 @@ export function createRuntime(
     dynamo,
     customers: new CustomerStore(dynamo, config.tableName),
     idempotency: new IdempotencyStore(dynamo, config.tableName),
+    receipts: new ReceiptStore(dynamo, config.tableName),
     log,
   };
 }

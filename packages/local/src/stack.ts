@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { Align } from "@align-onboarding/align";
 import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
 import { functionSettings, routesFor } from "../../../functions/routes.js";
@@ -35,6 +36,8 @@ export interface LocalStackOptions {
   tableName?: string;
   /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
   env?: Record<string, string>;
+  /** Register this stack's receiver with the emulator (default true). */
+  registerWebhook?: boolean;
   /** Emulator webhook retry settings (tests shorten them). */
   sandboxWebhooks?: { maxAttempts?: number; baseDelayMs?: number; timeoutMs?: number };
   /** Request lines from the gateway. */
@@ -60,6 +63,21 @@ async function loadHandler(name: string): Promise<LambdaHandler> {
   const module = (await import(pathToFileURL(`${functionsDir}${name}.ts`).href)) as { handler?: LambdaHandler };
   if (typeof module.handler !== "function") throw new Error(`functions/${name}.ts exports no handler`);
   return module.handler;
+}
+
+/**
+ * Points the emulator's deliveries at this stack's receiver, replacing the
+ * registrations an earlier run left (its port may have changed).
+ */
+async function registerWebhook(alignUrl: string, apiKey: string, receiverUrl: string): Promise<void> {
+  const align = new Align({ apiKey, baseUrl: alignUrl, maxRetries: 0 });
+  const { items } = await align.webhooks.list();
+  for (const webhook of items) {
+    if (new URL(webhook.url).hostname === "127.0.0.1" && webhook.url.endsWith("/webhooks/align")) {
+      await align.webhooks.delete(webhook.id);
+    }
+  }
+  await align.webhooks.create({ url: receiverUrl });
 }
 
 /**
@@ -122,6 +140,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.log ? { log: options.log } : {}),
     });
     opened.push(gateway);
+    if (sandbox && options.registerWebhook !== false)
+      await registerWebhook(sandbox.url, alignKey, `${gateway.url}/webhooks/align`);
 
     return {
       apiUrl: gateway.url,

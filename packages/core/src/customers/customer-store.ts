@@ -146,6 +146,43 @@ export class CustomerStore {
     }
   }
 
+  /**
+   * Applies a KYC event: stores `customer` (Align's state as of `eventAt`) only
+   * if no newer event (or observation) was applied, so out-of-order deliveries
+   * never move a status backwards.
+   *
+   * @returns `applied`, `stale` (a newer state is stored) or `unknown` (no such customer).
+   */
+  async applyEvent(
+    customerId: string,
+    customer: Customer,
+    eventAt: string,
+    now = Date.now(),
+  ): Promise<"applied" | "stale" | "unknown"> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: itemKey(ItemKind.Customer, customerId),
+          UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :event_at, version = version + :one",
+          ConditionExpression:
+            "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at < :event_at)",
+          ExpressionAttributeNames: { "#data": "data" },
+          ExpressionAttributeValues: {
+            ":data": { S: JSON.stringify(customer) },
+            ":now": { N: String(now) },
+            ":event_at": { S: eventAt },
+            ":one": { N: "1" },
+          },
+        }),
+      );
+      return "applied";
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return (await this.get(customerId)) ? "stale" : "unknown";
+    }
+  }
+
   /** The owner's customers, newest first. */
   async listByOwner(owner: string, limit: number, cursor?: string): Promise<CustomerPage> {
     const output = await this.#client.send(

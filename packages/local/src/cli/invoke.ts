@@ -64,10 +64,15 @@ const module = (await import(`../../../../functions/${functionName}.ts`)) as {
 };
 const timeoutMs = functionSettings[functionName].timeoutSeconds * 1000;
 const deadline = Date.now() + timeoutMs;
-const result = await module.handler(event, {
-  awsRequestId: `invoke-${Date.now().toString(36)}`,
-  functionName,
-  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-});
-process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-process.exit(0);
+try {
+  const result = await module.handler(event, {
+    awsRequestId: `invoke-${Date.now().toString(36)}`,
+    functionName,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
+} catch (error) {
+  // As Lambda reports a function error: its type and message, no stack.
+  fail(`${functionName} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+}

@@ -1,0 +1,38 @@
+import { getRuntime, resetSandboxData, SandboxResetRefusedError } from "@align-onboarding/core";
+import type { Context } from "aws-lambda";
+
+/** Lambda's budget when called without a context (a script). */
+const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
+
+/**
+ * Scheduled (nightly in sandbox stages) and `npm run invoke -- sandbox-reset`:
+ * deletes the stage's customers, idempotency records and webhook receipts.
+ * Event: `{ "dryRun": true }` counts without deleting. Refuses outside the sandbox.
+ */
+export const handler = async (event: unknown, context?: Partial<Context>) => {
+  const runtime = getRuntime();
+  const log = runtime.log.child({ function: "sandbox-reset", request_id: context?.awsRequestId });
+  if (runtime.config.alignEnvironment !== "sandbox") {
+    log.error("sandbox reset refused", { align_environment: runtime.config.alignEnvironment });
+    throw new SandboxResetRefusedError(
+      `sandbox-reset deletes data only where ALIGN_ENVIRONMENT is sandbox (this is ${runtime.config.alignEnvironment}); nothing was deleted`,
+    );
+  }
+  const dryRun = typeof event === "object" && event !== null && (event as { dryRun?: unknown }).dryRun === true;
+  const deadline = Date.now() + (context?.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS);
+  const report = await resetSandboxData(runtime.dynamo, runtime.config.tableName, {
+    dryRun,
+    remainingMs: () => context?.getRemainingTimeInMillis?.() ?? deadline - Date.now(),
+    log,
+  });
+  log.info(report.complete ? "sandbox reset finished" : "sandbox reset stopped before its time ran out; run it again", {
+    complete: report.complete,
+    dry_run: report.dry_run,
+    customers: report.counts.customer,
+    idempotency_records: report.counts.idempotency,
+    webhook_receipts: report.counts.webhook_receipt,
+    untouched: report.untouched,
+    elapsed_ms: report.elapsed_ms,
+  });
+  return report;
+};

@@ -1,0 +1,108 @@
+import { createHash, randomUUID } from "node:crypto";
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { ItemKind, itemKey } from "../table.js";
+
+/** Receipts outlive any retry window Align could plausibly have (its schedule is undocumented). */
+export const RECEIPT_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+/**
+ * A delivery's identity. Align sends no event id, so a delivery is known by
+ * its content: event type, entity and creation time.
+ */
+export function receiptId(eventType: string, entityId: string, createdAt: string): string {
+  return createHash("sha256").update(`${eventType}\n${entityId}\n${createdAt}`).digest("hex");
+}
+
+export type ClaimResult = { kind: "claimed"; token: string } | { kind: "duplicate" };
+
+/**
+ * Webhook receipts: one item per delivery, claimed before processing with a
+ * lease (so a receiver that died mid-way does not block Align's retry), marked
+ * done after, and removed when processing fails.
+ */
+export class ReceiptStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #now: () => number;
+
+  constructor(client: DynamoDBClient, tableName: string, now: () => number = Date.now) {
+    this.#client = client;
+    this.#table = tableName;
+    this.#now = now;
+  }
+
+  /** Claims the delivery; `duplicate` when it was processed or is being processed now. */
+  async claim(id: string, eventType: string, leaseUntilMs: number): Promise<ClaimResult> {
+    const now = this.#now();
+    const token = randomUUID();
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            ...itemKey(ItemKind.WebhookReceipt, id),
+            status: { S: "processing" },
+            event_type: { S: eventType },
+            lock_token: { S: token },
+            lease_expires_at: { N: String(leaseUntilMs) },
+            received_at: { S: new Date(now).toISOString() },
+            expires_at: { N: String(Math.floor(now / 1000) + RECEIPT_TTL_SECONDS) },
+          },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR expires_at < :now_s OR (#status = :processing AND lease_expires_at < :now_ms)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":now_s": { N: String(Math.floor(now / 1000)) },
+            ":now_ms": { N: String(now) },
+            ":processing": { S: "processing" },
+          },
+        }),
+      );
+      return { kind: "claimed", token };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { kind: "duplicate" };
+      throw error;
+    }
+  }
+
+  /** Marks the delivery processed, recording what happened. */
+  async complete(id: string, token: string, outcome: string): Promise<void> {
+    await this.#fenced(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: itemKey(ItemKind.WebhookReceipt, id),
+        UpdateExpression: "SET #status = :done, outcome = :outcome REMOVE lock_token, lease_expires_at",
+        ConditionExpression: "lock_token = :token",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":done": { S: "done" }, ":outcome": { S: outcome }, ":token": { S: token } },
+      }),
+    );
+  }
+
+  /** Forgets the delivery, so Align's retry is processed. */
+  async remove(id: string, token: string): Promise<void> {
+    await this.#fenced(
+      new DeleteItemCommand({
+        TableName: this.#table,
+        Key: itemKey(ItemKind.WebhookReceipt, id),
+        ConditionExpression: "lock_token = :token",
+        ExpressionAttributeValues: { ":token": { S: token } },
+      }),
+    );
+  }
+
+  async #fenced(command: UpdateItemCommand | DeleteItemCommand): Promise<void> {
+    try {
+      await this.#client.send(command as UpdateItemCommand);
+    } catch (error) {
+      // Another invocation took the receipt over after our lease: its outcome stands.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}

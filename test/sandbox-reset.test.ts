@@ -1,0 +1,158 @@
+/**
+ * sandbox-reset on a table holding thousands of items of each kind: a run
+ * whose time budget is too small stops and reports; the second finishes;
+ * foreign items are untouched; a dry run deletes nothing; production refuses.
+ */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { type ResetReport, resetRuntime, SandboxResetRefusedError } from "@align-onboarding/core";
+import { BatchWriteItemCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handler } from "../functions/sandbox-reset.js";
+import { startTestStack, type TestStack } from "./support/stack.js";
+
+const PER_KIND = 2_000;
+const FOREIGN = 50;
+let t: TestStack;
+
+async function seed() {
+  const requests: WriteRequest[] = [];
+  for (let i = 0; i < PER_KIND; i++) {
+    requests.push({
+      PutRequest: {
+        Item: { pk: { S: `CUSTOMER#c-${i}` }, sk: { S: "CUSTOMER" }, gsi1pk: { S: "OWNER#u" }, gsi1sk: { S: `${i}` } },
+      },
+    });
+    requests.push({ PutRequest: { Item: { pk: { S: `IDEMPOTENCY#i-${i}` }, sk: { S: "IDEMPOTENCY" } } } });
+    requests.push({ PutRequest: { Item: { pk: { S: `WEBHOOK#w-${i}` }, sk: { S: "WEBHOOK" } } } });
+  }
+  for (let i = 0; i < FOREIGN; i++)
+    requests.push({ PutRequest: { Item: { pk: { S: `OTHER#${i}` }, sk: { S: "OTHER" } } } });
+  for (let offset = 0; offset < requests.length; offset += 25) {
+    await t.stack.dynamo.client.send(
+      new BatchWriteItemCommand({ RequestItems: { [t.stack.tableName]: requests.slice(offset, offset + 25) } }),
+    );
+  }
+}
+
+const countBy = async () => {
+  const counts: Record<string, number> = {};
+  for (const item of await t.items()) counts[item.sk as string] = (counts[item.sk as string] ?? 0) + 1;
+  return counts;
+};
+
+const budget = (ms: number) => {
+  const deadline = Date.now() + ms;
+  return { awsRequestId: "reset-test", getRemainingTimeInMillis: () => deadline - Date.now() };
+};
+
+beforeAll(async () => {
+  t = await startTestStack();
+  await seed();
+}, 120_000);
+afterAll(() => t.close());
+
+describe("sandbox-reset", () => {
+  it("a dry run counts every kind and deletes nothing", async () => {
+    const report = (await handler({ dryRun: true }, budget(60_000))) as ResetReport;
+    expect(report).toMatchObject({
+      dry_run: true,
+      complete: true,
+      counts: { customer: PER_KIND, idempotency: PER_KIND, webhook_receipt: PER_KIND },
+      untouched: FOREIGN,
+    });
+    expect(await countBy()).toEqual({ CUSTOMER: PER_KIND, IDEMPOTENCY: PER_KIND, WEBHOOK: PER_KIND, OTHER: FOREIGN });
+  });
+
+  it("production refuses with a clear error and deletes nothing", async () => {
+    process.env.ALIGN_ENVIRONMENT = "production";
+    resetRuntime();
+    try {
+      await expect(handler({}, budget(60_000))).rejects.toThrow(SandboxResetRefusedError);
+      await expect(handler({}, budget(60_000))).rejects.toThrow(/only where ALIGN_ENVIRONMENT is sandbox/);
+      expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN);
+    } finally {
+      process.env.ALIGN_ENVIRONMENT = "sandbox";
+      resetRuntime();
+    }
+  });
+
+  it("stops before a too-small budget runs out; a second run finishes; nothing else is touched", async () => {
+    const first = (await handler({}, budget(400))) as ResetReport;
+    expect(first.complete).toBe(false);
+    const firstTotal = first.counts.customer + first.counts.idempotency + first.counts.webhook_receipt;
+    expect(firstTotal).toBeLessThan(3 * PER_KIND);
+    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN - firstTotal); // counts are what was deleted
+    expect(first.elapsed_ms).toBeLessThan(400);
+
+    const second = (await handler({}, budget(120_000))) as ResetReport;
+    expect(second.complete).toBe(true);
+    for (const kind of ["customer", "idempotency", "webhook_receipt"] as const) {
+      expect(first.counts[kind] + second.counts[kind]).toBe(PER_KIND);
+    }
+    expect(await countBy()).toEqual({ OTHER: FOREIGN });
+    expect(t.logs.some((line) => line.includes('"message":"sandbox reset page"'))).toBe(true);
+  }, 120_000);
+
+  it("runs from `npm run invoke -- sandbox-reset` (a dry run by default)", async () => {
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    const { stdout } = await promisify(execFile)("npm", ["run", "--silent", "invoke", "--", "sandbox-reset"], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
+        TABLE_NAME: t.stack.tableName,
+        ALIGN_API_KEY: "sandbox-key",
+      },
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, complete: true, untouched: FOREIGN });
+  });
+});
+
+describe("unprocessed items", () => {
+  it("are retried with backoff until deleted (throttling injected through the SDK middleware stack)", async () => {
+    const { DynamoDBClient, PutItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const { Logger, resetSandboxData } = await import("@align-onboarding/core");
+    for (let i = 0; i < 60; i++) {
+      await t.stack.dynamo.client.send(
+        new PutItemCommand({
+          TableName: t.stack.tableName,
+          Item: { pk: { S: `IDEMPOTENCY#u-${i}` }, sk: { S: "IDEMPOTENCY" } },
+        }),
+      );
+    }
+    const client = new DynamoDBClient({
+      endpoint: t.stack.dynamo.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    let withheld = 0;
+    // Like a throttled DynamoDB: the first attempt of each batch writes only part and returns the rest unprocessed.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== "BatchWriteItemCommand") return next(args);
+        const input = args.input as { RequestItems: Record<string, WriteRequest[]> };
+        const [table, requests] = Object.entries(input.RequestItems)[0] ?? ["", []];
+        if (requests.length < 2) return next(args);
+        const kept = requests.slice(0, Math.ceil(requests.length / 2));
+        const rest = requests.slice(kept.length);
+        withheld += rest.length;
+        const result = await next({ ...args, input: { ...input, RequestItems: { [table]: kept } } });
+        (result.output as { UnprocessedItems?: unknown }).UnprocessedItems = { [table]: rest };
+        return result;
+      },
+      { step: "initialize", name: "throttleHalf" },
+    );
+    const report = await resetSandboxData(client, t.stack.tableName, {
+      dryRun: false,
+      remainingMs: () => 60_000,
+      log: new Logger({}, "error"),
+    });
+    client.destroy();
+    expect(withheld).toBeGreaterThan(0);
+    expect(report.complete).toBe(true);
+    expect(report.counts.idempotency).toBe(60);
+    expect(await t.items("IDEMPOTENCY")).toHaveLength(0);
+  });
+});
