@@ -128,6 +128,20 @@ describe("GET retries", () => {
     expect(requestsTo(AlignRoute.GetCustomer)).toHaveLength(1);
   });
 
+  it("totalTimeoutMs bounds the whole call: no wait or attempt past it", async () => {
+    const created = await client().customers.create(individual("budget@example.com"));
+    sandbox.addFault({ route: AlignRoute.GetCustomer, count: 5, action: { type: "status", status: 503, retry_after: 1 } });
+    const started = performance.now();
+    const error = await client({ maxRetries: 5 })
+      .customers.get(created.customer_id, { totalTimeoutMs: 1_500 })
+      .catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect((error as AlignError).status).toBe(503);
+    expect(requestsTo(AlignRoute.GetCustomer)).toHaveLength(2); // a second 1 s wait would pass the budget
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(1500);
+  });
+
   it("a GET whose connection drops is retried and succeeds", async () => {
     const created = await client().customers.create(individual("reset@example.com"));
     sandbox.addFault({ route: AlignRoute.GetCustomer, action: { type: "drop", when: "before_commit" } });

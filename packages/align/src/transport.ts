@@ -30,6 +30,12 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Retries after the first attempt, where retrying is safe (client default: 2). */
   maxRetries?: number;
+  /**
+   * Budget for the whole call: attempts, backoff and `Retry-After` waits. No
+   * attempt starts or waits past it; the last error is thrown instead. Use it
+   * to stay inside a Lambda's remaining time. Default: unbounded.
+   */
+  totalTimeoutMs?: number;
   /** Cancels the call, including any wait between retries. */
   signal?: AbortSignal;
 }
@@ -60,6 +66,9 @@ export interface TransportConfig {
   fetch: typeof fetch;
 }
 
+/** The least time worth giving an attempt when deciding whether a retry fits the budget. */
+const MIN_ATTEMPT_MS = 100;
+
 const USER_AGENT = `align-onboarding/0.1.0 node/${process.versions.node}`;
 
 /** Error codes meaning no connection was ever made, so the request never ran. */
@@ -80,11 +89,14 @@ export class Transport {
   async request(request: ApiRequest, options: RequestOptions = {}): Promise<ApiResponse> {
     const maxRetries = options.maxRetries ?? this.#config.maxRetries;
     const timeoutMs = options.timeoutMs ?? this.#config.timeoutMs;
+    const deadline =
+      options.totalTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.totalTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       let error: AlignError;
       let retryable: boolean;
       try {
-        const response = await this.#attempt(request, timeoutMs, options.signal);
+        const attemptTimeout = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+        const response = await this.#attempt(request, attemptTimeout, options.signal);
         if (response.status >= 200 && response.status < 300) return response;
         error = errorFromResponse(response);
         retryable = isRetryableStatus(request.method, response.status);
@@ -97,7 +109,10 @@ export class Transport {
       if (!retryable || attempt >= maxRetries || (waitFor !== undefined && waitFor > MAX_RETRY_AFTER_MS)) {
         throw error;
       }
-      await sleep(retryDelayMs(attempt, waitFor), options.signal);
+      const delay = retryDelayMs(attempt, waitFor);
+      // Waiting, then trying, must fit the budget (an attempt needs some time of its own).
+      if (Date.now() + delay + MIN_ATTEMPT_MS > deadline) throw error;
+      await sleep(delay, options.signal);
     }
   }
 

@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   tableName?: string;
   /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
   env?: Record<string, string>;
+  /** Overrides every function's timeout (and so its idempotency lease), e.g. to test lease expiry quickly. */
+  functionTimeoutSeconds?: number;
   /** Register this stack's receiver with the emulator (default true). */
   registerWebhook?: boolean;
   /** Emulator webhook retry settings (tests shorten them). */
@@ -135,7 +137,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       routes: routesFor(alignEnvironment),
       loadHandler,
       jwt,
-      timeoutSeconds: (name) => functionSettings[name as keyof typeof functionSettings]?.timeoutSeconds ?? 30,
+      timeoutSeconds: (name) =>
+        options.functionTimeoutSeconds ?? functionSettings[name as keyof typeof functionSettings]?.timeoutSeconds ?? 30,
       port: options.apiPort ?? 0,
       ...(options.log ? { log: options.log } : {}),
     });

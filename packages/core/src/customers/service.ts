@@ -87,10 +87,7 @@ async function resolveExistingEmail(
   attempt: Attempt,
 ): Promise<ApiResult> {
   const { runtime, request, log } = invocation;
-  const { items } = await runtime.align.customers.list(
-    { email: body.email },
-    { timeoutMs: invocation.alignTimeoutMs() },
-  );
+  const { items } = await runtime.align.customers.list({ email: body.email }, invocation.alignOptions());
   if (items.length === 0) {
     // Align reported a duplicate it cannot show yet; let the caller retry rather than store a guess.
     throw new ProblemError("upstream_error", { retryAfter: 2, final: false });
@@ -132,7 +129,7 @@ export function createCustomer(
   return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
     let customer: Customer;
     try {
-      customer = await runtime.align.customers.create(body.data, { timeoutMs: invocation.alignTimeoutMs() });
+      customer = await runtime.align.customers.create(body.data, invocation.alignOptions());
     } catch (error) {
       if (!(error instanceof AlignConflictError)) throw error;
       return resolveExistingEmail(invocation, caller, body.data, attempt);
@@ -164,7 +161,7 @@ export async function startKyc(
     const session = await runtime.align.customers.createKycSession(
       customerId,
       body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
-      { timeoutMs: invocation.alignTimeoutMs() },
+      invocation.alignOptions(),
     );
     const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs });
     if (!saved) log.info("customer changed meanwhile; kept the newer copy", { customer_id: customerId });
@@ -187,7 +184,7 @@ export async function simulate(
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
     await runtime.align.customers.simulateCustomer(
       { customer_id: customerId, action: body.data.action },
-      { timeoutMs: invocation.alignTimeoutMs() },
+      invocation.alignOptions(),
     );
     log.info("kyc simulated", { customer_id: customerId, action: body.data.action });
     return jsonResult(request.requestId, 200, { customer_id: customerId, action: body.data.action });
@@ -209,8 +206,10 @@ export async function getCustomer(invocation: Invocation, caller: Caller, custom
     return jsonResult(request.requestId, 200, publicCustomer(record));
   }
   try {
+    // A user is waiting and a stored copy exists: one short attempt, no retries.
+    const options = invocation.alignOptions();
     const fresh = await runtime.align.customers.get(customerId, {
-      timeoutMs: Math.min(3_000, invocation.alignTimeoutMs()),
+      timeoutMs: Math.min(3_000, options.timeoutMs ?? 3_000),
       maxRetries: 0,
     });
     const updated = (await runtime.customers.replace(record, fresh)) ?? (await runtime.customers.get(customerId));

@@ -1,3 +1,4 @@
+import type { RequestOptions } from "@align-onboarding/align";
 import type { Context } from "aws-lambda";
 import { ConfigError } from "../config.js";
 import { errorFields, Logger } from "../log.js";
@@ -15,8 +16,12 @@ export interface Invocation {
   deadlineMs: number;
   /** Until when an idempotency lock taken now must be respected: past the deadline, with a margin. */
   leaseUntilMs: number;
-  /** The time an Align call may take now, leaving room to record its outcome. */
-  alignTimeoutMs(): number;
+  /**
+   * Options for an Align call made now: each attempt bounded by the configured
+   * timeout, and the whole call (retries and waits included) by the time left
+   * before the deadline, minus room to record the outcome.
+   */
+  alignOptions(): RequestOptions;
 }
 
 export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
@@ -63,8 +68,10 @@ export function httpHandler(name: string, handle: RouteHandler) {
         log,
         deadlineMs,
         leaseUntilMs: deadlineMs + LEASE_MARGIN_MS,
-        alignTimeoutMs: () =>
-          Math.max(100, Math.min(runtime.config.alignTimeoutMs, deadlineMs - Date.now() - RECORDING_RESERVE_MS)),
+        alignOptions: () => {
+          const budget = Math.max(100, deadlineMs - Date.now() - RECORDING_RESERVE_MS);
+          return { timeoutMs: Math.min(runtime.config.alignTimeoutMs, budget), totalTimeoutMs: budget };
+        },
       };
       result = await handle(invocation);
     } catch (error) {

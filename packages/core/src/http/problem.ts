@@ -17,6 +17,7 @@ export const Problems = {
   method_not_allowed: { status: 405, title: "Method not allowed" },
   email_already_exists: { status: 409, title: "A customer with this email already exists" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  delivery_in_progress: { status: 409, title: "This webhook delivery is being processed; retry later" },
   payload_too_large: { status: 413, title: "The body is too large" },
   unsupported_media_type: { status: 415, title: "The body must be application/json" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used with a different request" },

@@ -1,4 +1,5 @@
 import {
+  AlignAbortError,
   AlignAuthenticationError,
   AlignConnectionError,
   AlignError,
@@ -25,7 +26,7 @@ const retryAfterOf = (error: AlignError) =>
  */
 export function alignProblem(error: AlignError): ProblemError {
   const cause = error;
-  if (error instanceof AlignTimeoutError) {
+  if (error instanceof AlignTimeoutError || error instanceof AlignAbortError) {
     return new ProblemError("upstream_timeout", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause });
   }
   if (error instanceof AlignConnectionError) {

@@ -102,7 +102,14 @@ export class IdempotencyStore {
           (previous.uncertain?.BOOL === true || previous.lock_token !== undefined);
         return { kind: "acquired", token, uncertain };
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!(error instanceof ConditionalCheckFailedException)) {
+          // The write's outcome is unknown (say, the connection dropped): read it back. Having lost the
+          // old item, assume an earlier attempt may have run; that only enables convergence checks.
+          if ((await this.#read(id).catch(() => undefined))?.lock_token?.S === token) {
+            return { kind: "acquired", token, uncertain: true };
+          }
+          throw error;
+        }
         const current = error.Item ?? (await this.#read(id));
         if (!current || Number(current.expires_at?.N ?? 0) < nowSeconds) continue; // gone or expired meanwhile
         if (current.fingerprint?.S !== fingerprint) return { kind: "mismatch" };

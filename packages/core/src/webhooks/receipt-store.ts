@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -19,12 +21,18 @@ export function receiptId(eventType: string, entityId: string, createdAt: string
   return createHash("sha256").update(`${eventType}\n${entityId}\n${createdAt}`).digest("hex");
 }
 
-export type ClaimResult = { kind: "claimed"; token: string } | { kind: "duplicate" };
+export type ClaimResult =
+  | { kind: "claimed"; token: string }
+  /** Already processed: answer 200 and do nothing. */
+  | { kind: "duplicate" }
+  /** Another invocation is processing it now; it may still fail, so this copy must not be acknowledged. */
+  | { kind: "in_progress"; retryAfterSeconds: number };
 
 /**
  * Webhook receipts: one item per delivery, claimed before processing with a
  * lease (so a receiver that died mid-way does not block Align's retry), marked
- * done after, and removed when processing fails.
+ * done after, and removed when processing fails. A copy that arrives while
+ * another is being processed is not acknowledged: the first may still fail.
  */
 export class ReceiptStore {
   readonly #client: DynamoDBClient;
@@ -37,7 +45,7 @@ export class ReceiptStore {
     this.#now = now;
   }
 
-  /** Claims the delivery; `duplicate` when it was processed or is being processed now. */
+  /** Claims the delivery, or says whether it was processed already or is being processed now. */
   async claim(id: string, eventType: string, leaseUntilMs: number): Promise<ClaimResult> {
     const now = this.#now();
     const token = randomUUID();
@@ -62,13 +70,30 @@ export class ReceiptStore {
             ":now_ms": { N: String(now) },
             ":processing": { S: "processing" },
           },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return { kind: "claimed", token };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { kind: "duplicate" };
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        // The write's outcome is unknown (say, the connection dropped): read it back.
+        if ((await this.#read(id).catch(() => undefined))?.lock_token?.S === token) return { kind: "claimed", token };
+        throw error;
+      }
+      const current = error.Item ?? (await this.#read(id));
+      if (current?.status?.S === "processing") {
+        const leaseLeft = Number(current.lease_expires_at?.N ?? 0) - now;
+        return { kind: "in_progress", retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(leaseLeft / 1000))) };
+      }
+      return { kind: "duplicate" };
     }
+  }
+
+  async #read(id: string): Promise<Record<string, AttributeValue> | undefined> {
+    const output = await this.#client.send(
+      new GetItemCommand({ TableName: this.#table, Key: itemKey(ItemKind.WebhookReceipt, id), ConsistentRead: true }),
+    );
+    return output.Item;
   }
 
   /** Marks the delivery processed, recording what happened. */

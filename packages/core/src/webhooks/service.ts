@@ -45,7 +45,7 @@ export function parseDelivery(invocation: Invocation): WebhookEvent {
 /** Align's state for the event: the embedded customer, else a fresh read. */
 async function customerOf(invocation: Invocation, event: WebhookEvent): Promise<Customer> {
   if (isCustomerKycsUpdatedEvent(event) && event.entity_object) return event.entity_object;
-  return invocation.runtime.align.customers.get(event.entity_id, { timeoutMs: invocation.alignTimeoutMs() });
+  return invocation.runtime.align.customers.get(event.entity_id, invocation.alignOptions());
 }
 
 async function apply(invocation: Invocation, event: WebhookEvent): Promise<WebhookOutcome> {
@@ -61,8 +61,9 @@ async function apply(invocation: Invocation, event: WebhookEvent): Promise<Webho
 }
 
 /**
- * `POST /webhooks/align`: one receipt per delivery; a duplicate is answered
- * 200 and does nothing; an unknown event type or customer is acknowledged so
+ * `POST /webhooks/align`: one receipt per delivery; a duplicate of a processed
+ * delivery is answered 200 and does nothing, a copy arriving while the first
+ * is processed 409 with Retry-After (the first may still fail); an unknown event type or customer is acknowledged so
  * Align stops retrying it; a failure answers 5xx and removes the receipt so
  * Align's retry is processed.
  */
@@ -75,6 +76,10 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
     log.info("webhook duplicate", fields);
     return jsonResult(request.requestId, 200, { received: true, outcome: "duplicate" });
   }
+  if (claim.kind === "in_progress") {
+    log.info("webhook copy while the first is processed", fields);
+    throw new ProblemError("delivery_in_progress", { retryAfter: claim.retryAfterSeconds });
+  }
   let outcome: WebhookOutcome;
   try {
     outcome = await apply(invocation, event);
@@ -85,7 +90,10 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
     });
     throw error;
   }
-  await runtime.receipts.complete(id, claim.token, outcome);
+  // The work is done; if the receipt cannot be marked, its lease expires and a redelivery finds the event stale.
+  await runtime.receipts.complete(id, claim.token, outcome).catch((error: unknown) => {
+    log.warn("webhook receipt completion failed", { ...fields, ...errorFields(error) });
+  });
   log.info("webhook accepted", { ...fields, outcome });
   return jsonResult(request.requestId, 200, { received: true, outcome });
 }
