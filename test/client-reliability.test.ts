@@ -130,7 +130,11 @@ describe("GET retries", () => {
 
   it("totalTimeoutMs bounds the whole call: no wait or attempt past it", async () => {
     const created = await client().customers.create(individual("budget@example.com"));
-    sandbox.addFault({ route: AlignRoute.GetCustomer, count: 5, action: { type: "status", status: 503, retry_after: 1 } });
+    sandbox.addFault({
+      route: AlignRoute.GetCustomer,
+      count: 5,
+      action: { type: "status", status: 503, retry_after: 1 },
+    });
     const started = performance.now();
     const error = await client({ maxRetries: 5 })
       .customers.get(created.customer_id, { totalTimeoutMs: 1_500 })

@@ -1,5 +1,5 @@
 /**
- * `npm run invoke -- <function> [--event file.json]`: invokes one function
+ * `npm run invoke -- <function> [--event file.json] [--timeout seconds]`: invokes one function
  * once, as `sam local invoke` does, with a sample event (packages/local/events)
  * or yours, against the running `npm start` stack (or the endpoints in the
  * environment). Prints the result on stdout; the function's logs go to stderr.
@@ -18,15 +18,18 @@ function fail(message: string): never {
 
 let parsed: ReturnType<typeof parseArgs>;
 try {
-  parsed = parseArgs({ allowPositionals: true, options: { event: { type: "string", short: "e" } } });
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: { event: { type: "string", short: "e" }, timeout: { type: "string", short: "t" } },
+  });
 } catch (error) {
   fail(
-    `${error instanceof Error ? error.message : String(error)}\nusage: npm run invoke -- <function> [--event file.json]`,
+    `${error instanceof Error ? error.message : String(error)}\nusage: npm run invoke -- <function> [--event file.json] [--timeout seconds]`,
   );
 }
 const [name] = parsed.positionals;
 if (!name || !names.includes(name))
-  fail(`usage: npm run invoke -- <function> [--event file.json]\nfunctions: ${names.join(", ")}`);
+  fail(`usage: npm run invoke -- <function> [--event file.json] [--timeout seconds]\nfunctions: ${names.join(", ")}`);
 const functionName = name as FunctionName;
 
 const eventPath =
@@ -62,7 +65,12 @@ setLogSink((line) => process.stderr.write(`${line}\n`));
 const module = (await import(`../../../../functions/${functionName}.ts`)) as {
   handler: (event: unknown, context: unknown) => Promise<unknown>;
 };
-const timeoutMs = functionSettings[functionName].timeoutSeconds * 1000;
+const timeoutSeconds =
+  typeof parsed.values.timeout === "string"
+    ? Number(parsed.values.timeout)
+    : functionSettings[functionName].timeoutSeconds;
+if (!(timeoutSeconds > 0)) fail("--timeout must be a positive number of seconds");
+const timeoutMs = timeoutSeconds * 1000;
 const deadline = Date.now() + timeoutMs;
 try {
   const result = await module.handler(event, {
