@@ -5,6 +5,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    // Every log line of every test file is checked for secrets and PII.
+    setupFiles: ["test/support/log-guard.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Lambda runs Node 22+; the AWS SDK's warning about this machine's Node 20 is noise in tests.

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { setLogSink } from "@align-onboarding/core";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "@align-onboarding/local";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { capturedLogs } from "./log-guard.js";
 
 export interface ApiCall {
   token?: string | null;
@@ -20,7 +20,7 @@ export interface ApiAnswer {
 
 export interface TestStack {
   stack: LocalStack;
-  /** Every log line the functions wrote (captured instead of printed). */
+  /** Every log line the functions wrote in this test file (captured instead of printed). */
   logs: string[];
   /** Calls the API over loopback; a token for `user-a` and a fresh Idempotency-Key unless given. */
   api(method: string, path: string, call?: ApiCall): Promise<ApiAnswer>;
@@ -33,8 +33,7 @@ export const individual = (email: string) => ({ email, type: "individual", first
 
 /** A local stack on free ports, in memory, with helpers for tests. */
 export async function startTestStack(options: LocalStackOptions = {}): Promise<TestStack> {
-  const logs: string[] = [];
-  setLogSink((line) => logs.push(line));
+  const logs = capturedLogs();
   const stack = await startLocalStack({ sandboxWebhooks: { baseDelayMs: 20, maxAttempts: 3 }, ...options });
   const defaultToken = stack.token("user-a");
   return {
