@@ -44,7 +44,7 @@ export class WebhookDeliverer {
         state: "pending",
         attempts: [],
       };
-      this.#state.deliveries.push(delivery);
+      this.#state.logDelivery(delivery);
       this.#pending += 1;
       this.#schedule(delivery, 0);
     }

@@ -65,8 +65,15 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const state = new SandboxState();
   const { dataFile } = options;
   if (dataFile) loadState(dataFile, state);
-  const persist = () => {
+  // Saves are coalesced (at most one per 200 ms) so a busy emulator does not rewrite its file per request.
+  let saveTimer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = undefined;
     if (dataFile) saveState(dataFile, state);
+  };
+  const persist = () => {
+    if (dataFile && !saveTimer) saveTimer = setTimeout(flush, 200);
   };
   const faults = new FaultQueue();
   const deliverer = new WebhookDeliverer(state, options.apiKey, {
@@ -134,7 +141,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
 
     const entry: RequestLogEntry = { at: new Date().toISOString(), method, route: "unmatched", status: 0 };
-    state.requests.push(entry);
+    state.logRequest(entry);
     const match = matchRoute(method, parsed.pathname);
     if (match.kind !== "match") {
       const reply: Reply =
@@ -248,6 +255,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     state: () => state.snapshot(),
     deliveriesSettled: () => deliverer.idle(),
     close: async () => {
+      if (saveTimer) flush();
       deliverer.close();
       state.epoch += 1;
       for (const [timer, resolve] of delays) {

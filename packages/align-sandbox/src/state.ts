@@ -72,6 +72,24 @@ export class SandboxState {
   readonly webhooks = new Map<string, StoredWebhook>();
   readonly deliveries: Delivery[] = [];
   readonly requests: RequestLogEntry[] = [];
+  /** Keeps a long-running emulator's memory bounded: the oldest entries go first. */
+  static readonly MAX_LOG_ENTRIES = 10_000;
+
+  /** Records a request, dropping the oldest beyond the cap. */
+  logRequest(entry: RequestLogEntry): void {
+    this.requests.push(entry);
+    if (this.requests.length > SandboxState.MAX_LOG_ENTRIES) this.requests.shift();
+  }
+
+  /** Records a delivery, dropping the oldest settled ones beyond the cap. */
+  logDelivery(delivery: Delivery): void {
+    this.deliveries.push(delivery);
+    if (this.deliveries.length > SandboxState.MAX_LOG_ENTRIES) {
+      const settled = this.deliveries.findIndex((entry) => entry.state !== "pending");
+      if (settled >= 0) this.deliveries.splice(settled, 1);
+    }
+  }
+
   /** Bumped by reset(), so work begun before a reset (a delayed request) is discarded. */
   epoch = 0;
   #lastEventMs = 0;

@@ -116,11 +116,15 @@ export class CustomerStore {
   }
 
   /**
-   * Replaces the stored Align customer with a fresher copy, only if nothing
-   * else wrote since `record` was read (a webhook may have applied a newer
-   * status meanwhile). Returns the new record, or undefined when it lost the race.
+   * Replaces the stored Align customer with a fresher copy (Align's answer to
+   * a call made at `askedAt`), only if nothing else wrote since `record` was
+   * read (a webhook may have applied a newer status meanwhile). Returns the new
+   * record, or undefined when it lost the race.
    */
-  async replace(record: CustomerRecord, customer: Customer, now = Date.now()): Promise<CustomerRecord | undefined> {
+  async replace(record: CustomerRecord, customer: Customer, askedAt: number): Promise<CustomerRecord | undefined> {
+    // Stamped with when we *asked* Align: an event Align created after that may be newer than this
+    // answer, so it must still apply (stamping the arrival time would wrongly make it look stale).
+    const now = askedAt;
     const observedAt = new Date(now).toISOString();
     try {
       await this.#client.send(

@@ -158,12 +158,13 @@ export async function startKyc(
     if (open?.status === "pending" && open.kyc_flow_link) {
       return jsonResult(request.requestId, 201, { kycs: open });
     }
+    const askedAt = Date.now();
     const session = await runtime.align.customers.createKycSession(
       customerId,
       body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
       invocation.alignOptions(),
     );
-    const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs });
+    const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs }, askedAt);
     if (!saved) log.info("customer changed meanwhile; kept the newer copy", { customer_id: customerId });
     log.info("kyc session started", { customer_id: customerId, kyc_status: session.kycs.status });
     return jsonResult(request.requestId, 201, { kycs: session.kycs });
@@ -208,11 +209,13 @@ export async function getCustomer(invocation: Invocation, caller: Caller, custom
   try {
     // A user is waiting and a stored copy exists: one short attempt, no retries.
     const options = invocation.alignOptions();
+    const askedAt = Date.now();
     const fresh = await runtime.align.customers.get(customerId, {
       timeoutMs: Math.min(3_000, options.timeoutMs ?? 3_000),
       maxRetries: 0,
     });
-    const updated = (await runtime.customers.replace(record, fresh)) ?? (await runtime.customers.get(customerId));
+    const updated =
+      (await runtime.customers.replace(record, fresh, askedAt)) ?? (await runtime.customers.get(customerId));
     return jsonResult(request.requestId, 200, publicCustomer(updated ?? record));
   } catch (error) {
     log.warn("refresh from Align failed; serving the stored copy", { customer_id: customerId, ...errorFields(error) });
