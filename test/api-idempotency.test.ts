@@ -18,7 +18,7 @@ const alignCreates = () =>
     .requests.filter((entry) => entry.route === AlignRoute.CreateCustomer);
 
 beforeAll(async () => {
-  t = await startTestStack({ env: { ALIGN_TIMEOUT_MS: "400" } });
+  t = await startTestStack({ env: { ALIGN_TIMEOUT_MS: "1000" } });
 });
 afterAll(() => t.close());
 beforeEach(() => sandbox().reset());
@@ -125,7 +125,7 @@ describe("replay, reuse and scope", () => {
 describe("in flight", () => {
   it("answers a repeat 409 idempotency_key_in_use with Retry-After while the first runs", async () => {
     sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "delay", ms: 300 } });
-    // The stack's Align timeout is 400 ms, so this slow call still succeeds.
+    // The stack's Align timeout is 1 s, so this slow call still succeeds.
     const body = individual("slow@example.com");
     const first = t.api("POST", "/customers", { key: "inflight-1", body });
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -196,13 +196,13 @@ describe("failures at Align, then a retry with the same key", () => {
   });
 
   it("a timeout (Align slower than our bound) converges the same way", async () => {
-    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "delay", ms: 800 } });
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "delay", ms: 1_500 } });
     const body = individual("timeout@example.com");
     const failed = await t.api("POST", "/customers", { key: "slow-1", body });
     expect(failed.status).toBe(504);
     expect(failed.json.code).toBe("upstream_timeout");
     expect(failed.headers.get("retry-after")).not.toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 900)); // the slow create lands at Align
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the slow create lands at Align
     const retried = await t.api("POST", "/customers", { key: "slow-1", body });
     expect(retried.status).toBe(201);
     expect(

@@ -98,25 +98,26 @@ describe("a late original", () => {
   it("cannot overwrite the record of the invocation that took over", async () => {
     const body = individual("late@example.com");
     const key = "late-1";
-    // Stall the original's customer write well past its lease.
+    // Stall the original's customer write well past its lease (2.6 s + 2 s).
     let stalled = false;
     getRuntime().dynamo.middlewareStack.add(
       (next, context) => async (args) => {
         const pk = (args.input as { Item?: { pk?: { S?: string } } }).Item?.pk?.S ?? "";
         if (!stalled && context.commandName === "PutItemCommand" && pk.startsWith("CUSTOMER#")) {
           stalled = true;
-          await sleep(4_000);
+          await sleep(6_500);
         }
         return next(args);
       },
       { step: "initialize", name: "stallFirstCustomerWrite" },
     );
-    const deadline = Date.now() + 500; // lease = deadline + 2 s
+    // Its Align call gets the deadline less 1.5 s (about 1.1 s); its lease ends 2 s after the deadline.
+    const deadline = Date.now() + 2_600;
     const original = createCustomer(createEvent(key, body), {
       awsRequestId: "late-original",
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     });
-    await sleep(2_700);
+    await sleep(4_800); // past the original's lease, while its write is still stalled
     const successor = await t.api("POST", "/customers", { key, body });
     expect(successor.status).toBe(201);
     const recordAfterSuccessor = (await t.items("IDEMPOTENCY")).find(

@@ -65,7 +65,7 @@ async function deleteBatch(client: DynamoDBClient, table: string, requests: Writ
 /**
  * Deletes the stage's customers, idempotency records and webhook receipts, a
  * Scan page at a time, stopping while there is still time to report (10% of
- * the budget, at most 10 s). Deleting is idempotent, so a second run simply
+ * the budget, between 100 ms and 10 s). Deleting is idempotent, so a second run simply
  * finishes the job.
  *
  * @example
@@ -79,7 +79,8 @@ export async function resetSandboxData(
   options: ResetOptions,
 ): Promise<ResetReport> {
   const started = Date.now();
-  const reserveMs = Math.min(10_000, Math.floor(options.remainingMs() * 0.1));
+  // Room to finish the batch in hand and report: 10% of the budget, at least 100 ms, at most 10 s.
+  const reserveMs = Math.min(10_000, Math.max(100, Math.floor(options.remainingMs() * 0.1)));
   const report: ResetReport = {
     dry_run: options.dryRun,
     complete: false,
