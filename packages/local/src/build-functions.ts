@@ -1,0 +1,56 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { build, type Metafile } from "esbuild";
+import { FunctionName } from "../../../functions/routes.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** What SST's Node runtime gives every function: CommonJS dependencies may still `require`. */
+const REQUIRE_SHIM =
+  'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);';
+
+export interface BuiltFunction {
+  name: string;
+  file: string;
+  bytes: number;
+  metafile: Metafile;
+}
+
+/**
+ * Bundles one entry the way SST bundles a Node function: esbuild, ESM,
+ * minified, `keepNames`, target node22, platform node, every dependency (the
+ * AWS SDK included) inside the bundle.
+ */
+export async function bundle(entry: string, outfile: string) {
+  return build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    minify: true,
+    keepNames: true,
+    metafile: true,
+    mainFields: ["module", "main"],
+    // Our workspace packages resolve to their sources, as in tests and `npm start`.
+    conditions: ["source"],
+    banner: { js: REQUIRE_SHIM },
+    legalComments: "none",
+    logLevel: "silent",
+  });
+}
+
+/** Builds every function to `dist/functions/<name>.mjs` with `<name>.meta.json` beside it. */
+export async function buildFunctions(outDir = `${root}dist/functions`): Promise<BuiltFunction[]> {
+  await mkdir(outDir, { recursive: true });
+  const built: BuiltFunction[] = [];
+  for (const name of Object.values(FunctionName)) {
+    const file = `${outDir}/${name}.mjs`;
+    const result = await bundle(`${root}functions/${name}.ts`, file);
+    await writeFile(`${outDir}/${name}.meta.json`, JSON.stringify(result.metafile));
+    const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith(`${name}.mjs`));
+    built.push({ name, file, bytes: output?.[1].bytes ?? 0, metafile: result.metafile });
+  }
+  return built;
+}
