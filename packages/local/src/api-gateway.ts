@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { ApiEvent, ApiResult } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
 import { claimsForEvent, type JwtSettings, verifyToken } from "./jwt.js";
+import { close, listen } from "./listen.js";
 
 /** The subset of a route definition the gateway needs (see functions/routes.ts). */
 export interface GatewayRoute {
@@ -217,20 +217,6 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     void handle(req, res);
   });
   server.on("clientError", (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  return {
-    url: `http://${address}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const url = await listen(server, options.port, options.host);
+  return { url, close: () => close(server) };
 }

@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tableDefinition } from "@align-onboarding/core";
 import {
   CreateTableCommand,
@@ -10,6 +9,7 @@ import {
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { close, listen } from "./listen.js";
 
 export interface EmbeddedDynamo {
   /** e.g. `http://127.0.0.1:3002` */
@@ -35,15 +35,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
     updateTableMs: 0,
     ...(options.path ? { path: options.path } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const endpoint = `http://${address}:${port}`;
+  const endpoint = await listen(server, options.port, options.host);
   const client = new DynamoDBClient({
     endpoint,
     region: "us-east-1",
@@ -55,10 +47,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
     close: async () => {
       // The client's keep-alive sockets would hold dynalite's graceful close open.
       client.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await close(server);
     },
   };
 }

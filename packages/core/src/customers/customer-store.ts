@@ -8,6 +8,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { conditionalWrite } from "../conditional-write.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
@@ -126,28 +127,26 @@ export class CustomerStore {
     // answer, so it must still apply (stamping the arrival time would wrongly make it look stale).
     const now = askedAt;
     const observedAt = new Date(now).toISOString();
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#table,
-          Key: itemKey(ItemKind.Customer, record.customerId),
-          UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :observed, version = version + :one",
-          ConditionExpression: "version = :version",
-          ExpressionAttributeNames: { "#data": "data" },
-          ExpressionAttributeValues: {
-            ":data": { S: JSON.stringify(customer) },
-            ":now": { N: String(now) },
-            ":observed": { S: observedAt },
-            ":one": { N: "1" },
-            ":version": { N: String(record.version) },
-          },
-        }),
-      );
-      return { ...record, customer, syncedAt: now, kycEventAt: observedAt, version: record.version + 1 };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const written = await conditionalWrite(
+      this.#client,
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: itemKey(ItemKind.Customer, record.customerId),
+        UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :observed, version = version + :one",
+        ConditionExpression: "version = :version",
+        ExpressionAttributeNames: { "#data": "data" },
+        ExpressionAttributeValues: {
+          ":data": { S: JSON.stringify(customer) },
+          ":now": { N: String(now) },
+          ":observed": { S: observedAt },
+          ":one": { N: "1" },
+          ":version": { N: String(record.version) },
+        },
+      }),
+    );
+    return written
+      ? { ...record, customer, syncedAt: now, kycEventAt: observedAt, version: record.version + 1 }
+      : undefined;
   }
 
   /**
@@ -163,28 +162,25 @@ export class CustomerStore {
     eventAt: string,
     now = Date.now(),
   ): Promise<"applied" | "stale" | "unknown"> {
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#table,
-          Key: itemKey(ItemKind.Customer, customerId),
-          UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :event_at, version = version + :one",
-          ConditionExpression:
-            "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at < :event_at)",
-          ExpressionAttributeNames: { "#data": "data" },
-          ExpressionAttributeValues: {
-            ":data": { S: JSON.stringify(customer) },
-            ":now": { N: String(now) },
-            ":event_at": { S: eventAt },
-            ":one": { N: "1" },
-          },
-        }),
-      );
-      return "applied";
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return (await this.get(customerId)) ? "stale" : "unknown";
-    }
+    const applied = await conditionalWrite(
+      this.#client,
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: itemKey(ItemKind.Customer, customerId),
+        UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :event_at, version = version + :one",
+        ConditionExpression:
+          "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at < :event_at)",
+        ExpressionAttributeNames: { "#data": "data" },
+        ExpressionAttributeValues: {
+          ":data": { S: JSON.stringify(customer) },
+          ":now": { N: String(now) },
+          ":event_at": { S: eventAt },
+          ":one": { N: "1" },
+        },
+      }),
+    );
+    if (applied) return "applied";
+    return (await this.get(customerId)) ? "stale" : "unknown";
   }
 
   /** The owner's customers, newest first. */

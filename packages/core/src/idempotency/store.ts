@@ -8,6 +8,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { conditionalWrite } from "../conditional-write.js";
 import { ItemKind, itemKey } from "../table.js";
 
 /** Results are kept this long, as Stripe does. */
@@ -128,7 +129,8 @@ export class IdempotencyStore {
 
   /** Stores the final response. False when the lock was lost (another invocation took over). */
   async complete(id: string, token: string, response: StoredResponse): Promise<boolean> {
-    return this.#conditional(
+    return conditionalWrite(
+      this.#client,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Idempotency, id),
@@ -152,7 +154,8 @@ export class IdempotencyStore {
    */
   async release(id: string, token: string, uncertain: boolean): Promise<boolean> {
     if (!uncertain) {
-      return this.#conditional(
+      return conditionalWrite(
+        this.#client,
         new DeleteItemCommand({
           TableName: this.#table,
           Key: itemKey(ItemKind.Idempotency, id),
@@ -161,7 +164,8 @@ export class IdempotencyStore {
         }),
       );
     }
-    return this.#conditional(
+    return conditionalWrite(
+      this.#client,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Idempotency, id),
@@ -177,15 +181,5 @@ export class IdempotencyStore {
       new GetItemCommand({ TableName: this.#table, Key: itemKey(ItemKind.Idempotency, id), ConsistentRead: true }),
     );
     return output.Item;
-  }
-
-  async #conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
-    try {
-      await this.#client.send(command as UpdateItemCommand);
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
   }
 }

@@ -8,6 +8,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { conditionalWrite } from "../conditional-write.js";
 import { ItemKind, itemKey } from "../table.js";
 
 /** Receipts outlive any retry window Align could plausibly have (its schedule is undocumented). */
@@ -98,7 +99,9 @@ export class ReceiptStore {
 
   /** Marks the delivery processed, recording what happened. */
   async complete(id: string, token: string, outcome: string): Promise<void> {
-    await this.#fenced(
+    // A failed condition means another invocation took the receipt over after our lease: its outcome stands.
+    await conditionalWrite(
+      this.#client,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.WebhookReceipt, id),
@@ -112,7 +115,9 @@ export class ReceiptStore {
 
   /** Forgets the delivery, so Align's retry is processed. */
   async remove(id: string, token: string): Promise<void> {
-    await this.#fenced(
+    // A failed condition means another invocation took the receipt over after our lease: its outcome stands.
+    await conditionalWrite(
+      this.#client,
       new DeleteItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.WebhookReceipt, id),
@@ -120,14 +125,5 @@ export class ReceiptStore {
         ExpressionAttributeValues: { ":token": { S: token } },
       }),
     );
-  }
-
-  async #fenced(command: UpdateItemCommand | DeleteItemCommand): Promise<void> {
-    try {
-      await this.#client.send(command as UpdateItemCommand);
-    } catch (error) {
-      // Another invocation took the receipt over after our lease: its outcome stands.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
   }
 }
