@@ -85,6 +85,8 @@ export default $config({
           memory: `${settings.memoryMb} MB`,
           timeout: `${settings.timeoutSeconds} seconds`,
           link: [table, alignApiKey, alignWebhookSecret],
+          // Workspace packages resolve to their TypeScript sources, exactly as `npm run build` bundles them.
+          nodejs: { esbuild: { conditions: ["source"] } },
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: process.env.KYC_REFRESH_AFTER_SECONDS ?? "30",
