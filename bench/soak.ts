@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { signPayload } from "@align-onboarding/align";
-import { Logger, setLogSink } from "@align-onboarding/core";
+import { setLogSink } from "@align-onboarding/core";
 import { startLocalStack } from "@align-onboarding/local";
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 60);
@@ -30,7 +30,6 @@ let logLines = 0;
 setLogSink(() => {
   logLines += 1;
 });
-void Logger;
 
 const dataDir = mkdtempSync(`${tmpdir()}/align-onboarding-soak-`);
 const stack = await startLocalStack({

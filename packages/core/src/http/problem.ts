@@ -14,7 +14,6 @@ export const Problems = {
   unauthorized: { status: 401, title: "Authentication is required" },
   invalid_signature: { status: 401, title: "The webhook signature is missing or invalid" },
   not_found: { status: 404, title: "Not found" },
-  method_not_allowed: { status: 405, title: "Method not allowed" },
   email_already_exists: { status: 409, title: "A customer with this email already exists" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   delivery_in_progress: { status: 409, title: "This webhook delivery is being processed; retry later" },
