@@ -85,8 +85,9 @@ export default $config({
           memory: `${settings.memoryMb} MB`,
           timeout: `${settings.timeoutSeconds} seconds`,
           link: [table, alignApiKey, alignWebhookSecret],
-          // Workspace packages resolve to their TypeScript sources, exactly as `npm run build` bundles them.
-          nodejs: { esbuild: { conditions: ["source"] } },
+          // As `npm run build` bundles: workspace packages from their TypeScript sources, and the AWS SDK's
+          // ES module builds (its exports list `node` -> CommonJS first, which defeats tree shaking).
+          nodejs: { esbuild: { conditions: ["source", "module"] } },
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: process.env.KYC_REFRESH_AFTER_SECONDS ?? "30",
