@@ -79,15 +79,15 @@ export default $config({
       if (!fn) {
         const settings = functionSettings[name];
         fn = new sst.aws.Function(`${pascal(name)}Function`, {
-          handler: `functions/${name}.handler`,
+          // The code is what `npm run build` made (run by `npm run deploy`): the bundles the tests
+          // import, with environment-only AWS credentials, which SST's own esbuild options cannot express.
+          bundle: `dist/functions/${name}`,
+          handler: "index.handler",
           runtime: "nodejs22.x",
           architecture: "arm64",
           memory: `${settings.memoryMb} MB`,
           timeout: `${settings.timeoutSeconds} seconds`,
           link: [table, alignApiKey, alignWebhookSecret],
-          // As `npm run build` bundles: workspace packages from their TypeScript sources, and the AWS SDK's
-          // ES module builds (its exports list `node` -> CommonJS first, which defeats tree shaking).
-          nodejs: { esbuild: { conditions: ["source", "module"] } },
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: process.env.KYC_REFRESH_AFTER_SECONDS ?? "30",

@@ -58,6 +58,10 @@ async function invokeBundle(name: string, payload: unknown) {
       TABLE_NAME: t.stack.tableName,
       DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // As in Lambda: credentials in the environment, read by the bundled env-only provider.
+      AWS_ACCESS_KEY_ID: "bundle-test",
+      AWS_SECRET_ACCESS_KEY: "bundle-test",
+      AWS_SESSION_TOKEN: "bundle-test",
       LOG_LEVEL: "error",
     },
   });
@@ -72,6 +76,10 @@ describe("function bundles", () => {
     for (const fn of built.values()) {
       const inputs = Object.keys(fn.metafile.inputs);
       expect(inputs.some((input) => input.includes("@aws-sdk/client-dynamodb"))).toBe(true); // the SDK is inside
+      // ... without the credential chain Lambda never uses (SSO, profiles, STS, IMDS).
+      expect(inputs.filter((input) => /credential-provider-(node|ini|sso|imds)|nested-clients/.test(input))).toEqual(
+        [],
+      );
       expect(fn.bytes).toBeGreaterThan(0);
     }
   });

@@ -25,9 +25,11 @@ export function createRuntime(
   const dynamo = new DynamoDBClient({
     region: config.region,
     maxAttempts: 3,
-    // A local endpoint (dynalite) takes any credentials; in AWS the role's are used.
-    ...(config.dynamoEndpoint
-      ? { endpoint: config.dynamoEndpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } }
+    // A local endpoint (dynalite) takes any credentials: fixed ones unless the environment has some.
+    // In AWS the role's come from the environment.
+    ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}),
+    ...(config.dynamoEndpoint && !process.env.AWS_ACCESS_KEY_ID
+      ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } }
       : {}),
   });
   const align = new Align({

@@ -5,7 +5,10 @@ import { FunctionName } from "../../../functions/routes.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** What SST's Node runtime gives every function: CommonJS dependencies may still `require`. */
+/** Environment-only credentials: all Lambda ever needs (see shims/lambda-credentials.ts). */
+export const LAMBDA_CREDENTIALS = fileURLToPath(new URL("./shims/lambda-credentials.ts", import.meta.url));
+
+/** What SST's Node runtime adds to every function: CommonJS dependencies may still `require`. */
 const REQUIRE_SHIM =
   'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);';
 
@@ -19,7 +22,7 @@ export interface BuiltFunction {
 /**
  * Bundles one entry the way SST bundles a Node function: esbuild, ESM,
  * minified, `keepNames`, target node22, platform node, every dependency (the
- * AWS SDK included) inside the bundle.
+ * AWS SDK included) inside the bundle. sst.config.ts deploys these very files.
  */
 export async function bundle(entry: string, outfile: string) {
   return build({
@@ -38,20 +41,25 @@ export async function bundle(entry: string, outfile: string) {
     // sst.config.ts passes the same conditions, so deployed bundles are these bundles.
     conditions: ["source", "module"],
     banner: { js: REQUIRE_SHIM },
+    alias: { "@aws-sdk/credential-provider-node": LAMBDA_CREDENTIALS },
     legalComments: "none",
     logLevel: "silent",
   });
 }
 
-/** Builds every function to `dist/functions/<name>.mjs` with `<name>.meta.json` beside it. */
+/**
+ * Builds every function to `dist/functions/<name>/index.mjs`, the folder SST
+ * deploys as that Lambda's code (`bundle` in sst.config.ts), with the
+ * esbuild metafile beside it as `<name>.meta.json`.
+ */
 export async function buildFunctions(outDir = `${root}dist/functions`): Promise<BuiltFunction[]> {
-  await mkdir(outDir, { recursive: true });
   const built: BuiltFunction[] = [];
   for (const name of Object.values(FunctionName)) {
-    const file = `${outDir}/${name}.mjs`;
+    await mkdir(`${outDir}/${name}`, { recursive: true });
+    const file = `${outDir}/${name}/index.mjs`;
     const result = await bundle(`${root}functions/${name}.ts`, file);
     await writeFile(`${outDir}/${name}.meta.json`, JSON.stringify(result.metafile));
-    const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith(`${name}.mjs`));
+    const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith(`${name}/index.mjs`));
     built.push({ name, file, bytes: output?.[1].bytes ?? 0, metafile: result.metafile });
   }
   return built;
