@@ -53,10 +53,7 @@ async function invokeBundle(name: string, payload: unknown) {
     env: {
       PATH: process.env.PATH,
       EVENT: JSON.stringify(payload),
-      ALIGN_API_KEY: "sandbox-key",
-      ALIGN_BASE_URL: t.stack.alignUrl,
-      TABLE_NAME: t.stack.tableName,
-      DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
+      ...t.functionEnv(),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       // As in Lambda: credentials in the environment, read by the bundled env-only provider.
       AWS_ACCESS_KEY_ID: "bundle-test",

@@ -58,10 +58,7 @@ describe("an invocation that dies holding the lock", () => {
         cwd: root,
         env: {
           ...process.env,
-          DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
-          ALIGN_BASE_URL: t.stack.alignUrl,
-          ALIGN_API_KEY: "sandbox-key",
-          TABLE_NAME: t.stack.tableName,
+          ...t.functionEnv(),
         },
         detached: true,
         stdio: "ignore",

@@ -74,17 +74,18 @@ describe("npm start", () => {
   it("serves the seed's complete workflow, keeps data in DATA_DIR, and stops cleanly on SIGTERM", async () => {
     const [port, alignPort, dynamoPort] = [await closedPort(), await closedPort(), await closedPort()];
     const dataDir = mkdtempSync(`${tmpdir()}/align-onboarding-start-`);
+    const startEnv = {
+      ...process.env,
+      PORT: String(port),
+      ALIGN_SANDBOX_PORT: String(alignPort),
+      DYNAMODB_PORT: String(dynamoPort),
+      DATA_DIR: dataDir,
+      KYC_REFRESH_AFTER_SECONDS: "0",
+      ALIGN_API_KEY: "",
+    };
     const child = spawn("npm", ["start"], {
       cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        ALIGN_SANDBOX_PORT: String(alignPort),
-        DYNAMODB_PORT: String(dynamoPort),
-        DATA_DIR: dataDir,
-        KYC_REFRESH_AFTER_SECONDS: "0",
-        ALIGN_API_KEY: "",
-      },
+      env: startEnv,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -125,13 +126,7 @@ describe("npm start", () => {
     // Data survives a restart: the customer reads back from the same DATA_DIR.
     const again = spawn("npm", ["start"], {
       cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        ALIGN_SANDBOX_PORT: String(alignPort),
-        DYNAMODB_PORT: String(dynamoPort),
-        DATA_DIR: dataDir,
-      },
+      env: startEnv,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -171,10 +166,7 @@ describe("npm run invoke", () => {
         cwd: root,
         env: {
           ...process.env,
-          DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
-          ALIGN_BASE_URL: t.stack.alignUrl,
-          ALIGN_API_KEY: "sandbox-key",
-          TABLE_NAME: t.stack.tableName,
+          ...t.functionEnv(),
         },
       });
       const result = JSON.parse(stdout) as { statusCode: number; body: string };

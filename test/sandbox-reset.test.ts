@@ -101,9 +101,7 @@ describe("sandbox-reset", () => {
       cwd: root,
       env: {
         ...process.env,
-        DYNAMODB_ENDPOINT: t.stack.dynamo.endpoint,
-        TABLE_NAME: t.stack.tableName,
-        ALIGN_API_KEY: "sandbox-key",
+        ...t.functionEnv(),
       },
     });
     expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, complete: true, untouched: FOREIGN });

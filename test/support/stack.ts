@@ -20,6 +20,8 @@ export interface ApiAnswer {
 
 export interface TestStack {
   stack: LocalStack;
+  /** The environment that points a separate process's functions (invoke, bundles) at this stack. */
+  functionEnv(): Record<string, string>;
   /** Every log line the functions wrote in this test file (captured instead of printed). */
   logs: string[];
   /** Calls the API over loopback; a token for `user-a` and a fresh Idempotency-Key unless given. */
@@ -39,6 +41,12 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
   return {
     stack,
     logs,
+    functionEnv: () => ({
+      DYNAMODB_ENDPOINT: stack.dynamo.endpoint,
+      ALIGN_BASE_URL: stack.alignUrl,
+      ALIGN_API_KEY: "sandbox-key",
+      TABLE_NAME: stack.tableName,
+    }),
     async api(method, path, call = {}) {
       const headers: Record<string, string> = { ...call.headers };
       const token = call.token === undefined ? defaultToken : call.token;
