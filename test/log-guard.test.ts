@@ -20,7 +20,7 @@ describe("log guard", () => {
     try {
       await t.api("POST", "/customers", { body: individual("guard@example.com") });
       await t.api("POST", "/customers", { body: { email: "nope", type: "individual", first_name: "Ada" } });
-      expect(t.logs.some((line) => line.includes('"message":"customer created"'))).toBe(true);
+      expect(t.logs.some((line) => line.includes('"event":"customer_created"'))).toBe(true);
     } finally {
       await t.close();
     }

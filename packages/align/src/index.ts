@@ -1,6 +1,7 @@
 export { Align, Align as default, type AlignOptions } from "./client.js";
 export * from "./customer-schemas.js";
 export * from "./errors.js";
+export { type FetchLike, httpFetch } from "./http-fetch.js";
 export type { CreateKycSessionParams, Customers } from "./resources/customers.js";
 export type { Webhooks } from "./resources/webhooks.js";
 export { isRetryableNetworkFailure, isRetryableStatus, parseRetryAfter } from "./retry.js";

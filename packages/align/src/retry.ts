@@ -32,7 +32,7 @@ export function isRetryableNetworkFailure(method: string, mayHaveReachedServer: 
  * Parses `Retry-After` (delta-seconds or HTTP-date) or the non-standard
  * `retry-after-ms`, returning milliseconds, or undefined when absent or invalid.
  */
-export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
+export function parseRetryAfter(headers: { get(name: string): string | null }, now = Date.now()): number | undefined {
   const ms = headers.get("retry-after-ms");
   if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
   const value = headers.get("retry-after")?.trim();

@@ -15,6 +15,7 @@ import {
   AlignValidationError,
   type FieldError,
 } from "./errors.js";
+import type { FetchLike } from "./http-fetch.js";
 import {
   isRetryableNetworkFailure,
   isRetryableStatus,
@@ -52,7 +53,7 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   /** JSON when the body parsed as JSON, else the text ("" when empty). */
   body: unknown;
   requestId: string | undefined;
@@ -63,7 +64,7 @@ export interface TransportConfig {
   apiKey: string;
   timeoutMs: number;
   maxRetries: number;
-  fetch: typeof fetch;
+  fetch: FetchLike;
 }
 
 /** The least time worth giving an attempt when deciding whether a retry fits the budget. */
@@ -127,13 +128,12 @@ export class Transport {
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const init: RequestInit = {
+      const response = await this.#config.fetch(this.#url(request), {
         method: request.method,
         headers: this.#headers(request.body !== undefined),
         signal: controller.signal,
-      };
-      if (request.body !== undefined) init.body = JSON.stringify(request.body);
-      const response = await this.#config.fetch(this.#url(request), init);
+        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      });
       // The body is read under the same timeout: a stalled body is a timeout too.
       const text = await response.text();
       return {

@@ -28,7 +28,7 @@ export function authHeaders(apiKey: string): Record<string, string> {
 /** Headers in which Align (or a proxy in front of it) may return a request id. */
 export const REQUEST_ID_HEADERS = ["x-request-id", "request-id", "x-amzn-requestid", "x-amz-cf-id"] as const;
 
-export function readRequestId(headers: Headers): string | undefined {
+export function readRequestId(headers: { get(name: string): string | null }): string | undefined {
   for (const name of REQUEST_ID_HEADERS) {
     const value = headers.get(name);
     if (value) return value;

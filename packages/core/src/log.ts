@@ -22,19 +22,20 @@ export function setLogSink(sink: LogSink): void {
 
 export class Logger {
   readonly #fields: LogFields;
+  readonly #level: LogLevel;
   readonly #min: number;
-  readonly #sink: LogSink;
+  readonly #sink: LogSink | undefined;
 
   constructor(fields: LogFields = {}, level: LogLevel = "info", sink?: LogSink) {
     this.#fields = fields;
+    this.#level = level;
     this.#min = RANK[level];
-    this.#sink = sink ?? ((line) => defaultSink(line));
+    this.#sink = sink;
   }
 
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger {
-    const level = (Object.keys(RANK) as LogLevel[]).find((name) => RANK[name] === this.#min) ?? "info";
-    return new Logger({ ...this.#fields, ...fields }, level, this.#sink);
+    return new Logger({ ...this.#fields, ...fields }, this.#level, this.#sink);
   }
 
   debug(message: string, fields?: LogFields): void {
@@ -52,7 +53,8 @@ export class Logger {
 
   #write(level: LogLevel, message: string, fields: LogFields | undefined): void {
     if (RANK[level] < this.#min) return;
-    this.#sink(JSON.stringify({ level, time: new Date().toISOString(), message, ...this.#fields, ...fields }));
+    const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...this.#fields, ...fields });
+    (this.#sink ?? defaultSink)(line);
   }
 }
 

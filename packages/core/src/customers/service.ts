@@ -57,6 +57,7 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
     leaseUntilMs: invocation.leaseUntilMs,
     requestId: request.requestId,
     log,
+    annotate: invocation.annotate,
   };
 }
 
@@ -86,7 +87,7 @@ async function resolveExistingEmail(
   body: CreateCustomerBody,
   attempt: Attempt,
 ): Promise<ApiResult> {
-  const { runtime, request, log } = invocation;
+  const { runtime, request } = invocation;
   const { items } = await runtime.align.customers.list({ email: body.email }, invocation.alignOptions());
   if (items.length === 0) {
     // Align reported a duplicate it cannot show yet; let the caller retry rather than store a guess.
@@ -97,7 +98,7 @@ async function resolveExistingEmail(
     if (record) {
       if (record.owner !== caller.sub) continue;
       if (attempt.uncertain) {
-        log.info("create converged on an earlier attempt", { customer_id: record.customerId });
+        invocation.annotate({ event: "create_converged", customer_id: record.customerId });
         return jsonResult(request.requestId, 201, publicCustomer(record));
       }
       throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
@@ -105,7 +106,7 @@ async function resolveExistingEmail(
     if (attempt.uncertain && matchesRequest(candidate, body)) {
       try {
         const claimed = await runtime.customers.create(caller.sub, candidate);
-        log.info("create recovered an unrecorded customer", { customer_id: claimed.customerId });
+        invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
         return jsonResult(request.requestId, 201, publicCustomer(claimed));
       } catch (error) {
         if (!(error instanceof CustomerOwnedElsewhereError)) throw error;
@@ -125,7 +126,7 @@ export function createCustomer(
   key: string,
   body: ParsedBody<CreateCustomerBody>,
 ): Promise<ApiResult> {
-  const { runtime, request, log } = invocation;
+  const { runtime, request } = invocation;
   return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
     let customer: Customer;
     try {
@@ -135,7 +136,7 @@ export function createCustomer(
       return resolveExistingEmail(invocation, caller, body.data, attempt);
     }
     const record = await runtime.customers.create(caller.sub, customer);
-    log.info("customer created", { customer_id: record.customerId });
+    invocation.annotate({ event: "customer_created", customer_id: record.customerId });
     return jsonResult(request.requestId, 201, publicCustomer(record));
   });
 }
@@ -151,7 +152,7 @@ export async function startKyc(
   key: string,
   body: ParsedBody<StartKycBody>,
 ): Promise<ApiResult> {
-  const { runtime, request, log } = invocation;
+  const { runtime, request } = invocation;
   const record = await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
     const open = record.customer.kycs;
@@ -165,8 +166,13 @@ export async function startKyc(
       invocation.alignOptions(),
     );
     const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs }, askedAt);
-    if (!saved) log.info("customer changed meanwhile; kept the newer copy", { customer_id: customerId });
-    log.info("kyc session started", { customer_id: customerId, kyc_status: session.kycs.status });
+    invocation.annotate({
+      event: "kyc_session_started",
+      customer_id: customerId,
+      kyc_status: session.kycs.status,
+      // A webhook wrote a newer copy between our read and our write; it was kept.
+      kept_newer_copy: saved ? undefined : true,
+    });
     return jsonResult(request.requestId, 201, { kycs: session.kycs });
   });
 }
@@ -179,7 +185,7 @@ export async function simulate(
   key: string,
   body: ParsedBody<SimulateBody>,
 ): Promise<ApiResult> {
-  const { runtime, request, log } = invocation;
+  const { runtime, request } = invocation;
   requireSandbox(invocation);
   await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
@@ -187,7 +193,7 @@ export async function simulate(
       { customer_id: customerId, action: body.data.action },
       invocation.alignOptions(),
     );
-    log.info("kyc simulated", { customer_id: customerId, action: body.data.action });
+    invocation.annotate({ event: "kyc_simulated", customer_id: customerId, action: body.data.action });
     return jsonResult(request.requestId, 200, { customer_id: customerId, action: body.data.action });
   });
 }

@@ -1,7 +1,7 @@
 import type { RequestOptions } from "@align-onboarding/align";
 import type { Context } from "aws-lambda";
 import { ConfigError } from "../config.js";
-import { errorFields, Logger } from "../log.js";
+import { errorFields, type LogFields, Logger } from "../log.js";
 import { getRuntime, type Runtime } from "../runtime.js";
 import { type ApiEvent, type HttpRequest, toHttpRequest } from "./request.js";
 import { type ApiResult, problemResult } from "./response.js";
@@ -22,6 +22,11 @@ export interface Invocation {
    * before the deadline, minus room to record the outcome.
    */
   alignOptions(): RequestOptions;
+  /**
+   * Adds fields to the one line logged for this request (a "canonical log
+   * line"): what happened, with ids, instead of a line per step.
+   */
+  annotate(fields: LogFields): void;
 }
 
 export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
@@ -59,6 +64,7 @@ export function httpHandler(name: string, handle: RouteHandler) {
     const deadlineMs = started + remaining;
     let log: Logger | undefined;
     let result: ApiResult;
+    const notes: LogFields = {};
     try {
       const runtime = getRuntime();
       log = runtime.log.child({ function: name, request_id: request.requestId, cold_start: isCold });
@@ -72,6 +78,7 @@ export function httpHandler(name: string, handle: RouteHandler) {
           const budget = Math.max(100, deadlineMs - Date.now() - RECORDING_RESERVE_MS);
           return { timeoutMs: Math.min(runtime.config.alignTimeoutMs, budget), totalTimeoutMs: budget };
         },
+        annotate: (fields) => Object.assign(notes, fields),
       };
       result = await handle(invocation);
     } catch (error) {
@@ -86,6 +93,7 @@ export function httpHandler(name: string, handle: RouteHandler) {
       result = problemResult(problem, request.requestId);
     }
     log.info("request", {
+      ...notes,
       route: request.routeKey,
       status: result.statusCode,
       ms: Date.now() - started,

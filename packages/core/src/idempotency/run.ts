@@ -1,7 +1,7 @@
 import { ProblemError } from "../http/problem.js";
 import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
-import { errorFields, type Logger } from "../log.js";
+import { errorFields, type LogFields, type Logger } from "../log.js";
 import type { IdempotencyStore, StoredResponse } from "./store.js";
 
 export interface IdempotentCall {
@@ -14,6 +14,8 @@ export interface IdempotentCall {
   leaseUntilMs: number;
   requestId: string;
   log: Logger;
+  /** Adds fields to the request's log line. */
+  annotate: (fields: LogFields) => void;
 }
 
 /** What the operation learns about earlier attempts with the same key. */
@@ -38,7 +40,7 @@ export async function runIdempotent(
 ): Promise<ApiResult> {
   const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs);
   if (begun.kind === "replay") {
-    call.log.info("idempotent replay", { status: begun.response.statusCode });
+    call.annotate({ event: "idempotent_replay" });
     return {
       statusCode: begun.response.statusCode,
       headers: { ...begun.response.headers, "x-request-id": call.requestId, [REPLAYED_HEADER]: "true" },

@@ -73,11 +73,11 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
   const id = receiptId(event.event_type, event.entity_id, event.created_at);
   const claim = await runtime.receipts.claim(id, event.event_type, invocation.leaseUntilMs);
   if (claim.kind === "duplicate") {
-    log.info("webhook duplicate", fields);
+    invocation.annotate({ ...fields, event: "webhook_duplicate" });
     return jsonResult(request.requestId, 200, { received: true, outcome: "duplicate" });
   }
   if (claim.kind === "in_progress") {
-    log.info("webhook copy while the first is processed", fields);
+    invocation.annotate({ ...fields, event: "webhook_in_progress" });
     throw new ProblemError("delivery_in_progress", { retryAfter: claim.retryAfterSeconds });
   }
   let outcome: WebhookOutcome;
@@ -94,6 +94,6 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
   await runtime.receipts.complete(id, claim.token, outcome).catch((error: unknown) => {
     log.warn("webhook receipt completion failed", { ...fields, ...errorFields(error) });
   });
-  log.info("webhook accepted", { ...fields, outcome });
+  invocation.annotate({ ...fields, event: "webhook_accepted", outcome });
   return jsonResult(request.requestId, 200, { received: true, outcome });
 }
