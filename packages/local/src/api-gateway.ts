@@ -65,6 +65,17 @@ function gatewayError(res: ServerResponse, status: number, message: string, head
  */
 export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGateway> {
   const compiled = options.routes.map(compile);
+  // Each function's module is loaded once and then reused, as a warm Lambda reuses its instance.
+  const handlers = new Map<string, Promise<LambdaHandler>>();
+  const handlerFor = (name: string) => {
+    let handler = handlers.get(name);
+    if (!handler) {
+      handler = options.loadHandler(name);
+      handlers.set(name, handler);
+      handler.catch(() => handlers.delete(name)); // a failed load is retried by the next request
+    }
+    return handler;
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const started = performance.now();
@@ -180,7 +191,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         succeed: () => undefined,
       } satisfies Context;
 
-      const handler = await options.loadHandler(route.function);
+      const handler = await handlerFor(route.function);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), timeoutMs);

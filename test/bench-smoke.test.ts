@@ -1,0 +1,32 @@
+/**
+ * `npm run bench` keeps working: a tiny run (1 cold round, 10 warm invocations,
+ * 1 s of load) into a temporary folder. The numbers are not checked here (speed
+ * targets live in the benchmark); that every section is measured and reported is.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+describe("npm run bench", () => {
+  it("measures every section and reports every target", async () => {
+    const out = mkdtempSync(`${tmpdir()}/bench-smoke-`);
+    const { stdout } = await promisify(execFile)("npm", ["run", "--silent", "bench"], {
+      cwd: root,
+      env: { ...process.env, BENCH_COLD_RUNS: "1", BENCH_WARM_RUNS: "10", BENCH_SECONDS: "1", BENCH_OUT_DIR: out },
+      timeout: 120_000,
+    });
+    const results = JSON.parse(readFileSync(`${out}/results.json`, "utf8"));
+    expect(results.targets).toHaveLength(6);
+    expect(stdout.match(/^(MET|NOT MET) /gm)).toHaveLength(6);
+    expect(results.sizes.map((s: { name: string }) => s.name)).toContain("peer create-customer");
+    expect(results.cold.every((c: { statuses: string[] }) => !c.statuses.includes("?"))).toBe(true);
+    expect(results.calls["first create"]).toEqual(["PutItemCommand", "PutItemCommand", "UpdateItemCommand"]);
+    expect(results.throughput.creates).toBeGreaterThan(0);
+    expect(readFileSync(`${out}/results.md`, "utf8")).toContain("## Targets");
+  }, 150_000);
+});
