@@ -13,6 +13,7 @@ export const FunctionName = {
   SandboxSimulate: "sandbox-simulate",
   AlignWebhook: "align-webhook",
   SandboxReset: "sandbox-reset",
+  OpenApi: "openapi",
 } as const;
 export type FunctionName = (typeof FunctionName)[keyof typeof FunctionName];
 
@@ -53,6 +54,8 @@ export const routes: readonly RouteDefinition[] = [
   },
   // Align signs deliveries (x-hmac-signature); there is no JWT.
   { method: "POST", path: "/webhooks/align", function: FunctionName.AlignWebhook, auth: "none", sandboxOnly: false },
+  // The API's OpenAPI document: no auth, no DynamoDB, no Align.
+  { method: "GET", path: "/openapi.json", function: FunctionName.OpenApi, auth: "none", sandboxOnly: false },
 ];
 
 /** Functions run on a schedule rather than a route. */
@@ -77,6 +80,7 @@ export const functionSettings: Record<FunctionName, { timeoutSeconds: number; me
   "align-webhook": { timeoutSeconds: 20, memoryMb: 512 },
   // Not behind API Gateway, so it may run for Lambda's full 15 minutes.
   "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024 },
+  openapi: { timeoutSeconds: 5, memoryMb: 256 },
 };
 
 /** The schedules that exist for an Align environment. */

@@ -68,9 +68,17 @@ async function invokeBundle(name: string, payload: unknown) {
 describe("function bundles", () => {
   it("every function is one self-contained ESM file", () => {
     expect([...built.keys()].sort()).toEqual(
-      ["align-webhook", "create-customer", "get-customer", "sandbox-reset", "sandbox-simulate", "start-kyc"].sort(),
+      [
+        "align-webhook",
+        "create-customer",
+        "get-customer",
+        "openapi",
+        "sandbox-reset",
+        "sandbox-simulate",
+        "start-kyc",
+      ].sort(),
     );
-    for (const fn of built.values()) {
+    for (const fn of [...built.values()].filter((entry) => entry.name !== "openapi")) {
       const inputs = Object.keys(fn.metafile.inputs);
       expect(inputs.some((input) => input.includes("@aws-sdk/client-dynamodb"))).toBe(true); // the SDK is inside
       // ... without the credential chain Lambda never uses (SSO, profiles, STS, IMDS).
@@ -131,6 +139,20 @@ describe("function bundles", () => {
       headers: { "content-type": "application/json", "x-hmac-signature": signPayload(body, "sandbox-key") },
     });
     expect(signed.statusCode).toBe(200);
+  });
+
+  it("openapi serves the document with no configuration at all", async () => {
+    const file = built.get("openapi")?.file;
+    const { stdout } = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `const { handler } = await import(${JSON.stringify(file)}); process.stdout.write((await handler({})).body);`,
+      ],
+      { env: { PATH: process.env.PATH } },
+    );
+    expect(JSON.parse(stdout).openapi).toBe("3.1.0");
   });
 
   it("sandbox-reset counts in a dry run", async () => {

@@ -60,8 +60,9 @@ async function stop(child: ChildProcess, signal: "SIGINT" | "SIGTERM") {
   child.stderr?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
+  // "close", not "exit": only then has everything the process wrote been read.
   const exited = new Promise<[number | null, string | null]>((resolve) =>
-    child.once("exit", (code, killedBy) => resolve([code, killedBy])),
+    child.once("close", (code, killedBy) => resolve([code, killedBy])),
   );
   process.kill(-(child.pid ?? 0), signal);
   const [code, killedBy] = await exited;

@@ -28,9 +28,8 @@ export type SimulateAction = (typeof SimulateAction)[keyof typeof SimulateAction
 export const CustomerIdSchema = z.guid({ error: "Must be a UUID" });
 
 export const EmailSchema = z
-  .string({ error: "Email is required" })
-  .max(254, { error: "Email must be at most 254 characters" })
-  .pipe(z.email({ error: "Invalid email format" }));
+  .email({ error: (issue) => (issue.input === undefined ? "Email is required" : "Invalid email format") })
+  .max(254, { error: "Email must be at most 254 characters" });
 
 // Align publishes no length limits; 255 is our assumption (see README).
 const name = (label: string) =>
@@ -120,21 +119,22 @@ export type Kycs = z.infer<typeof KycsSchema>;
  * A customer as Align returns it. Lenient: unknown fields are kept, `kycs` is
  * null until KYC starts, and `type` falls back to `beneficiary_type`.
  */
-export const CustomerSchema = z
-  .looseObject({
-    customer_id: z.string().min(1),
-    email: z.string(),
-    type: z.string().optional(),
-    beneficiary_type: z.string().optional(),
-    first_name: z.string().nullish(),
-    last_name: z.string().nullish(),
-    company_name: z.string().nullish(),
-    kycs: KycsSchema.nullish(),
-  })
-  .transform(({ kycs, type, ...rest }) => {
-    const resolved = type ?? rest.beneficiary_type;
-    return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
-  });
+export const CustomerObjectSchema = z.looseObject({
+  customer_id: z.string().min(1),
+  email: z.string(),
+  type: z.string().optional(),
+  beneficiary_type: z.string().optional(),
+  first_name: z.string().nullish(),
+  last_name: z.string().nullish(),
+  company_name: z.string().nullish(),
+  kycs: KycsSchema.nullish(),
+});
+
+/** {@link CustomerObjectSchema}, normalised: `kycs` null until KYC starts, `type` from `beneficiary_type` if needed. */
+export const CustomerSchema = CustomerObjectSchema.transform(({ kycs, type, ...rest }) => {
+  const resolved = type ?? rest.beneficiary_type;
+  return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
+});
 export type Customer = z.infer<typeof CustomerSchema>;
 
 export const CustomerListSchema = z.looseObject({ items: z.array(CustomerSchema) });

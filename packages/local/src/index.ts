@@ -2,4 +2,5 @@ export { type ApiGateway, type GatewayRoute, type LambdaHandler, startApiGateway
 export { type BuiltFunction, buildFunctions, bundle } from "./build-functions.js";
 export { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
 export { type Claims, claimsForEvent, JwtError, type JwtSettings, signToken, verifyToken } from "./jwt.js";
+export { openApiDocument } from "./openapi-file.js";
 export { LocalDefaults, type LocalStack, type LocalStackOptions, startLocalStack } from "./stack.js";

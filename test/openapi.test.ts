@@ -1,0 +1,70 @@
+/**
+ * The OpenAPI document: generated from the handlers' zod schemas, committed
+ * without drift, valid per a real OpenAPI validator, and served at
+ * GET /openapi.json with no token and no DynamoDB.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CREATE_CUSTOMER_FIELDS, CreateCustomerBodySchema, Problems, SimulateBodySchema } from "@align-onboarding/core";
+import { openApiDocument } from "@align-onboarding/local";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { describe, expect, it } from "vitest";
+import { routes } from "../functions/routes.js";
+import { startTestStack } from "./support/stack.js";
+
+const committed = readFileSync(fileURLToPath(new URL("../docs/openapi.json", import.meta.url)), "utf8");
+const document = JSON.parse(openApiDocument()) as {
+  paths: Record<
+    string,
+    Record<string, { operationId: string; requestBody?: { content: Record<string, { example?: unknown }> } }>
+  >;
+  components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+};
+
+describe("OpenAPI", () => {
+  it("docs/openapi.json matches the schemas (run `npm run openapi` after changing them)", () => {
+    expect(committed).toBe(openApiDocument());
+  });
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const result = await new Validator().validate(JSON.parse(committed));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it("documents every route, with unique camelCase operation ids", () => {
+    const operations = routes.map((route) => document.paths[route.path]?.[route.method.toLowerCase()]);
+    expect(operations.every(Boolean)).toBe(true);
+    const ids = operations.map((operation) => operation?.operationId ?? "");
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
+  });
+
+  it("is generated from the handlers' own schemas: fields, required fields, and examples that validate", () => {
+    const create = document.components.schemas.CreateCustomerRequest;
+    expect(Object.keys(create?.properties ?? {}).sort()).toEqual([...CREATE_CUSTOMER_FIELDS].sort());
+    expect(create?.required).toEqual(["email", "type"]);
+    const example = (path: string, method: string) =>
+      document.paths[path]?.[method]?.requestBody?.content["application/json"]?.example;
+    expect(CreateCustomerBodySchema.safeParse(example("/customers", "post")).success).toBe(true);
+    expect(SimulateBodySchema.safeParse(example("/sandbox/customers/{customer_id}/simulate", "post")).success).toBe(
+      true,
+    );
+    const code = document.components.schemas.Problem?.properties?.code as { enum?: string[] } | undefined;
+    expect([...(code?.enum ?? [])].sort()).toEqual(Object.keys(Problems).sort());
+  });
+
+  it("is served at GET /openapi.json without a token, even with DynamoDB down", async () => {
+    const t = await startTestStack({ registerWebhook: false });
+    try {
+      await t.stack.dynamo.close();
+      const response = await fetch(`${t.stack.apiUrl}/openapi.json`);
+      expect(response.status).toBe(200);
+      const served = (await response.json()) as { openapi: string; paths: object };
+      expect(served.openapi).toBe("3.1.0");
+      expect(Object.keys(served.paths)).toEqual(Object.keys(document.paths));
+    } finally {
+      await t.close().catch(() => undefined);
+    }
+  });
+});
