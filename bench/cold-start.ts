@@ -31,7 +31,8 @@ async function once(target: ColdTarget, runIndex: number, env: Record<string, st
   const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
     env: { ...env, EVENT: JSON.stringify(target.event(runIndex)) },
   });
-  return JSON.parse(stdout) as { importMs: number; firstMs: number; status: string };
+  // The measurement is the last line (the function may print metric lines before it).
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { importMs: number; firstMs: number; status: string };
 }
 
 /** `runs` rounds; each round runs every target once, so targets are interleaved in time. */

@@ -1,4 +1,4 @@
-import { getRuntime, resetSandboxData, SandboxResetRefusedError } from "@align-onboarding/core";
+import { emfLine, getRuntime, Metric, resetSandboxData, SandboxResetRefusedError } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
 
 /** Lambda's budget when called without a context (a script). */
@@ -25,6 +25,10 @@ export const handler = async (event: unknown, context?: Partial<Context>) => {
     remainingMs: () => context?.getRemainingTimeInMillis?.() ?? deadline - Date.now(),
     log,
   });
+  if (!dryRun) {
+    const deleted = report.counts.customer + report.counts.idempotency + report.counts.webhook_receipt;
+    log.raw(emfLine({ function: "sandbox-reset" }, { [Metric.SandboxResetDeletions]: deleted }));
+  }
   log.info(report.complete ? "sandbox reset finished" : "sandbox reset stopped before its time ran out; run it again", {
     complete: report.complete,
     dry_run: report.dry_run,

@@ -62,7 +62,11 @@ async function invokeBundle(name: string, payload: unknown) {
       LOG_LEVEL: "error",
     },
   });
-  return JSON.parse(stdout) as { statusCode?: number; body?: string } & Record<string, unknown>;
+  // The result is the last line (metric lines, which ignore LOG_LEVEL, may come before it).
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { statusCode?: number; body?: string } & Record<
+    string,
+    unknown
+  >;
 }
 
 describe("function bundles", () => {

@@ -5,7 +5,7 @@ export { type FetchLike, httpFetch } from "./http-fetch.js";
 export type { CreateKycSessionParams, Customers } from "./resources/customers.js";
 export type { Webhooks } from "./resources/webhooks.js";
 export { isRetryableNetworkFailure, isRetryableStatus, parseRetryAfter } from "./retry.js";
-export type { RequestOptions } from "./transport.js";
+export { alignRequestId, type RequestOptions } from "./transport.js";
 export { toFieldErrors } from "./validation.js";
 export { isCustomerKycsUpdatedEvent, parseWebhookEvent } from "./webhook-event.js";
 export * from "./webhook-schemas.js";

@@ -72,6 +72,23 @@ const MIN_ATTEMPT_MS = 100;
 
 const USER_AGENT = `align-onboarding/0.1.0 node/${process.versions.node}`;
 
+const REQUEST_ID = "_request_id";
+
+/**
+ * Align's request id for a result the client returned, when Align sent one.
+ *
+ * @example
+ * ```ts
+ * const customer = await align.customers.create(input);
+ * log.info("created", { align_request_id: alignRequestId(customer) });
+ * ```
+ */
+export function alignRequestId(result: unknown): string | undefined {
+  if (typeof result !== "object" || result === null) return undefined;
+  const id = (result as Record<string, unknown>)[REQUEST_ID];
+  return typeof id === "string" ? id : undefined;
+}
+
 /** Error codes meaning no connection was ever made, so the request never ran. */
 const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -176,7 +193,13 @@ export class Transport {
  */
 export function parseResponse<S extends z.ZodType>(schema: S, response: ApiResponse): z.output<S> {
   const result = schema.safeParse(response.body);
-  if (result.success) return result.data;
+  if (result.success) {
+    // Align's request id travels with the result, invisible to JSON and to spreads (as openai-node's `_request_id`).
+    if (typeof result.data === "object" && result.data !== null && response.requestId !== undefined) {
+      Object.defineProperty(result.data, REQUEST_ID, { value: response.requestId, enumerable: false });
+    }
+    return result.data;
+  }
   throw new AlignUnexpectedResponseError(
     `Align answered ${response.status} with a body that does not match the documented shape`,
     {

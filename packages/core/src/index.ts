@@ -22,6 +22,7 @@ export { IDEMPOTENCY_KEY_HEADER, requireIdempotencyKey } from "./idempotency/key
 export { REPLAYED_HEADER } from "./idempotency/run.js";
 export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
 export { Logger, type LogSink, setLogSink } from "./log.js";
+export { emfLine, METRICS_NAMESPACE, Metric } from "./metrics.js";
 export { buildOpenApi, type OpenApiRoute } from "./openapi.js";
 export { createRuntime, getRuntime, type Runtime, resetRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";

@@ -51,6 +51,11 @@ export class Logger {
     this.#write("error", message, fields);
   }
 
+  /** Writes a line that is already JSON (an EMF metrics line) to the same sink. */
+  raw(line: string): void {
+    (this.#sink ?? defaultSink)(line);
+  }
+
   #write(level: LogLevel, message: string, fields: LogFields | undefined): void {
     if (RANK[level] < this.#min) return;
     const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...this.#fields, ...fields });

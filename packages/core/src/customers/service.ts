@@ -1,4 +1,4 @@
-import { AlignConflictError, type Customer, toFieldErrors } from "@align-onboarding/align";
+import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import type { ParsedBody } from "../http/body.js";
 import type { Invocation } from "../http/handler.js";
@@ -7,6 +7,7 @@ import { type ApiResult, jsonResult } from "../http/response.js";
 import { requestFingerprint, scopeId } from "../idempotency/fingerprint.js";
 import { type Attempt, runIdempotent } from "../idempotency/run.js";
 import { errorFields } from "../log.js";
+import { Metric } from "../metrics.js";
 import {
   type CreateCustomerBody,
   CustomerPathSchema,
@@ -58,6 +59,7 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
     requestId: request.requestId,
     log,
     annotate: invocation.annotate,
+    count: invocation.count,
   };
 }
 
@@ -107,6 +109,7 @@ async function resolveExistingEmail(
       try {
         const claimed = await runtime.customers.create(caller.sub, candidate);
         invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
+        invocation.count(Metric.CustomersCreated);
         return jsonResult(request.requestId, 201, publicCustomer(claimed));
       } catch (error) {
         if (!(error instanceof CustomerOwnedElsewhereError)) throw error;
@@ -136,7 +139,12 @@ export function createCustomer(
       return resolveExistingEmail(invocation, caller, body.data, attempt);
     }
     const record = await runtime.customers.create(caller.sub, customer);
-    invocation.annotate({ event: "customer_created", customer_id: record.customerId });
+    invocation.annotate({
+      event: "customer_created",
+      customer_id: record.customerId,
+      align_request_id: alignRequestId(customer),
+    });
+    invocation.count(Metric.CustomersCreated);
     return jsonResult(request.requestId, 201, publicCustomer(record));
   });
 }
@@ -166,9 +174,11 @@ export async function startKyc(
       invocation.alignOptions(),
     );
     const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs }, askedAt);
+    invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
       customer_id: customerId,
+      align_request_id: alignRequestId(session),
       kyc_status: session.kycs.status,
       // A webhook wrote a newer copy between our read and our write; it was kept.
       kept_newer_copy: saved ? undefined : true,
@@ -189,11 +199,17 @@ export async function simulate(
   requireSandbox(invocation);
   await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
-    await runtime.align.customers.simulateCustomer(
+    const simulated = await runtime.align.customers.simulateCustomer(
       { customer_id: customerId, action: body.data.action },
       invocation.alignOptions(),
     );
-    invocation.annotate({ event: "kyc_simulated", customer_id: customerId, action: body.data.action });
+    invocation.annotate({
+      event: "kyc_simulated",
+      customer_id: customerId,
+      action: body.data.action,
+      align_request_id: alignRequestId(simulated),
+    });
+    invocation.count(Metric.KycSimulations);
     return jsonResult(request.requestId, 200, { customer_id: customerId, action: body.data.action });
   });
 }

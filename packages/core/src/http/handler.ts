@@ -1,7 +1,8 @@
-import type { RequestOptions } from "@align-onboarding/align";
+import { AlignError, type RequestOptions } from "@align-onboarding/align";
 import type { Context } from "aws-lambda";
 import { ConfigError } from "../config.js";
 import { errorFields, type LogFields, Logger } from "../log.js";
+import { emfLine, Metric } from "../metrics.js";
 import { getRuntime, type Runtime } from "../runtime.js";
 import { type ApiEvent, type HttpRequest, toHttpRequest } from "./request.js";
 import { type ApiResult, problemResult } from "./response.js";
@@ -27,6 +28,8 @@ export interface Invocation {
    * line"): what happened, with ids, instead of a line per step.
    */
   annotate(fields: LogFields): void;
+  /** Counts a metric for this request (flushed as one EMF line at its end). */
+  count(metric: Metric, value?: number): void;
 }
 
 export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
@@ -65,6 +68,10 @@ export function httpHandler(name: string, handle: RouteHandler) {
     let log: Logger | undefined;
     let result: ApiResult;
     const notes: LogFields = {};
+    const counts: Partial<Record<Metric, number>> = {};
+    const count = (metric: Metric, value = 1) => {
+      counts[metric] = (counts[metric] ?? 0) + value;
+    };
     try {
       const runtime = getRuntime();
       log = runtime.log.child({ function: name, request_id: request.requestId, cold_start: isCold });
@@ -79,19 +86,24 @@ export function httpHandler(name: string, handle: RouteHandler) {
           return { timeoutMs: Math.min(runtime.config.alignTimeoutMs, budget), totalTimeoutMs: budget };
         },
         annotate: (fields) => Object.assign(notes, fields),
+        count,
       };
       result = await handle(invocation);
     } catch (error) {
       const problem = toProblem(error);
+      const cause = problem.cause ?? error;
       log ??= bootLog.child({ function: name, request_id: request.requestId, cold_start: isCold });
       if (problem.status >= 500) {
-        const cause = problem.cause ?? error;
         // A ConfigError's message names the bad variables (never their values): the on-call fix.
         const detail = cause instanceof ConfigError ? cause.message : undefined;
         log.error("request failed", { code: problem.code, ...errorFields(cause), detail });
       }
+      if (cause instanceof AlignError) {
+        log.raw(emfLine({ function: name, align_status: String(cause.status) }, { [Metric.AlignErrors]: 1 }));
+      }
       result = problemResult(problem, request.requestId);
     }
+    if (Object.keys(counts).length > 0) log.raw(emfLine({ function: name }, counts));
     log.info("request", {
       ...notes,
       route: request.routeKey,

@@ -2,6 +2,7 @@ import { ProblemError } from "../http/problem.js";
 import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
 import { errorFields, type LogFields, type Logger } from "../log.js";
+import { Metric } from "../metrics.js";
 import type { IdempotencyStore, StoredResponse } from "./store.js";
 
 export interface IdempotentCall {
@@ -16,6 +17,8 @@ export interface IdempotentCall {
   log: Logger;
   /** Adds fields to the request's log line. */
   annotate: (fields: LogFields) => void;
+  /** Counts a metric for the request. */
+  count: (metric: Metric) => void;
 }
 
 /** What the operation learns about earlier attempts with the same key. */
@@ -41,6 +44,7 @@ export async function runIdempotent(
   const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs);
   if (begun.kind === "replay") {
     call.annotate({ event: "idempotent_replay" });
+    call.count(Metric.IdempotentReplays);
     return {
       statusCode: begun.response.statusCode,
       headers: { ...begun.response.headers, "x-request-id": call.requestId, [REPLAYED_HEADER]: "true" },

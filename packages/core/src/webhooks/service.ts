@@ -11,6 +11,7 @@ import type { Invocation } from "../http/handler.js";
 import { ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
 import { errorFields } from "../log.js";
+import { Metric } from "../metrics.js";
 import { receiptId } from "./receipt-store.js";
 
 /** Deliveries above this are refused before anything else (Align's are a few KiB). */
@@ -26,8 +27,12 @@ export type WebhookOutcome = "processed" | "duplicate" | "stale" | "unknown_cust
  */
 export function verifyDelivery(invocation: Invocation): void {
   const { request, runtime } = invocation;
-  if (request.body.length > MAX_WEBHOOK_BYTES) throw new ProblemError("payload_too_large");
+  if (request.body.length > MAX_WEBHOOK_BYTES) {
+    invocation.count(Metric.WebhooksRejected);
+    throw new ProblemError("payload_too_large");
+  }
   if (!verifySignature(request.body, request.headers[SIGNATURE_HEADER], runtime.config.webhookSecrets)) {
+    invocation.count(Metric.WebhooksRejected);
     throw new ProblemError("invalid_signature");
   }
 }
@@ -38,6 +43,7 @@ export function parseDelivery(invocation: Invocation): WebhookEvent {
     return parseWebhookEvent(invocation.request.body);
   } catch (error) {
     if (!(error instanceof AlignWebhookPayloadError)) throw error;
+    invocation.count(Metric.WebhooksRejected);
     throw new ProblemError("invalid_webhook_payload", { errors: error.errors });
   }
 }
@@ -74,6 +80,7 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
   const claim = await runtime.receipts.claim(id, event.event_type, invocation.leaseUntilMs);
   if (claim.kind === "duplicate") {
     invocation.annotate({ ...fields, event: "webhook_duplicate" });
+    invocation.count(Metric.WebhooksDuplicate);
     return jsonResult(request.requestId, 200, { received: true, outcome: "duplicate" });
   }
   if (claim.kind === "in_progress") {
@@ -95,5 +102,6 @@ export async function receiveWebhook(invocation: Invocation, event: WebhookEvent
     log.warn("webhook receipt completion failed", { ...fields, ...errorFields(error) });
   });
   invocation.annotate({ ...fields, event: "webhook_accepted", outcome });
+  invocation.count(Metric.WebhooksAccepted);
   return jsonResult(request.requestId, 200, { received: true, outcome });
 }
