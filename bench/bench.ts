@@ -7,7 +7,7 @@
  * DynamoDB calls per request, and local throughput next to raw PutItem.
  * Writes bench/results.md and bench/results.json, and prints each target.
  *
- *   BENCH_COLD_RUNS (15)  BENCH_WARM_RUNS (300)  BENCH_SECONDS (8, per throughput run)
+ *   BENCH_COLD_RUNS (25)  BENCH_WARM_RUNS (300)  BENCH_SECONDS (8, per throughput run)
  *   BENCH_OUT_DIR (bench/): where results.md and results.json go
  */
 import { randomUUID } from "node:crypto";
@@ -25,7 +25,7 @@ import { type ColdTarget, measureColdStarts } from "./cold-start.js";
 import { kib, ms, summarize } from "./stats.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 25);
 const WARM_RUNS = Number(process.env.BENCH_WARM_RUNS ?? 300);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const OUT_DIR = process.env.BENCH_OUT_DIR ?? here;

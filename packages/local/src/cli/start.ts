@@ -47,7 +47,7 @@ align-onboarding is running (Align environment: ${environment})
 A token for sub "dev-user", valid 24 h (another: npm run --silent token -- <sub>):
   export TOKEN=${token}
 
-Try:
+Try \`npm run demo\` (the whole onboarding), the OpenAPI document at ${stack.apiUrl}/openapi.json, or:
   curl -s ${stack.apiUrl}/customers -H "authorization: Bearer $TOKEN" -H "content-type: application/json" \\
     -H "idempotency-key: $(uuidgen 2>/dev/null || date +%s%N)" \\
     -d '{"email":"alice@example.com","type":"individual","first_name":"Alice","last_name":"Smith"}'
