@@ -1,0 +1,154 @@
+/**
+ * The Align client's contract, as one suite that runs against the emulator in
+ * `npm test` and against the real Align sandbox in `npm run test:live`, so the
+ * emulator and the real API are held to the same checks. Where the documents
+ * disagree (auth header, `type` vs `beneficiary_type`, the 409 body), it
+ * reports which variant the target accepted.
+ */
+import { Align, AlignConflictError, AlignValidationError } from "@align-onboarding/align";
+import { afterAll, describe, expect, it } from "vitest";
+
+export interface ContractTarget {
+  baseUrl: string;
+  apiKey: string;
+  /** The real API may take a while to settle a simulated decision. */
+  settleMs: number;
+  report: (line: string) => void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function alignContract(target: () => ContractTarget): void {
+  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const email = (tag: string) => `align-contract+${run}-${tag}@example.com`;
+  const client = () => new Align({ apiKey: target().apiKey, baseUrl: target().baseUrl, environment: "sandbox" });
+  const individual = (tag: string) =>
+    ({ email: email(tag), type: "individual", first_name: "Contract", last_name: "Test" }) as const;
+  const raw = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    fetch(`${target().baseUrl}/v0${path}`, {
+      method,
+      headers: {
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  afterAll(async () => {
+    // Nothing this run registered stays registered.
+    const align = client();
+    const { items } = await align.webhooks.list().catch(() => ({ items: [] as { id: string; url: string }[] }));
+    for (const webhook of items)
+      if (webhook.url.includes(run)) await align.webhooks.delete(webhook.id).catch(() => undefined);
+  });
+
+  describe("Align contract", () => {
+    it("creates an individual customer", async () => {
+      const customer = await client().customers.create(individual("individual"));
+      expect(customer.customer_id).toMatch(UUID);
+      expect(customer).toMatchObject({
+        email: email("individual"),
+        first_name: "Contract",
+        last_name: "Test",
+        kycs: null,
+      });
+      expect(customer.type).toBe("individual");
+    });
+
+    it("creates a corporate customer", async () => {
+      const company = await client().customers.create({
+        email: email("corporate"),
+        type: "corporate",
+        company_name: "Contract Co",
+      });
+      expect(company).toMatchObject({ company_name: "Contract Co", type: "corporate", kycs: null });
+    });
+
+    it("answers a duplicate email with 409", async () => {
+      await client().customers.create(individual("duplicate"));
+      const error = await client()
+        .customers.create(individual("duplicate"))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AlignConflictError);
+      const body = (error as AlignConflictError).body;
+      target().report(
+        `409 body keys: ${typeof body === "object" && body !== null ? Object.keys(body).sort().join(", ") : typeof body}`,
+      );
+    });
+
+    it("refuses invalid input before the network, with field paths", async () => {
+      const error = await client()
+        .customers.create({ email: "not-an-email", type: "corporate" })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AlignValidationError);
+      expect((error as AlignValidationError).errors.map((e) => e.path)).toEqual([["email"], ["company_name"]]);
+    });
+
+    it("gets a customer and finds it by email", async () => {
+      const created = await client().customers.create(individual("lookup"));
+      expect((await client().customers.get(created.customer_id)).email).toBe(email("lookup"));
+      const { items } = await client().customers.list({ email: email("lookup") });
+      expect(items.map((item) => item.customer_id)).toContain(created.customer_id);
+    });
+
+    it("starts KYC (pending, with a flow link) and simulates approval", async () => {
+      const created = await client().customers.create(individual("kyc"));
+      const session = await client().customers.createKycSession(created.customer_id);
+      expect(session.kycs.status).toBe("pending");
+      expect(session.kycs.kyc_flow_link).toMatch(/^https?:\/\//);
+      expect(
+        await client().customers.simulateCustomer({ customer_id: created.customer_id, action: "kyc.status.approve" }),
+      ).toEqual({});
+      const deadline = Date.now() + target().settleMs;
+      let status: string | undefined;
+      do {
+        status = (await client().customers.get(created.customer_id)).kycs?.status;
+        if (status !== "approved") await new Promise((resolve) => setTimeout(resolve, 1_000));
+      } while (status !== "approved" && Date.now() < deadline);
+      expect(status).toBe("approved");
+    });
+
+    it("registers, lists and deletes a webhook", async () => {
+      const url = `https://example.com/align-onboarding-contract/${run}`;
+      const webhook = await client().webhooks.create({ url });
+      expect(webhook.url).toBe(url);
+      expect((await client().webhooks.list()).items.map((item) => item.id)).toContain(webhook.id);
+      await client().webhooks.delete(webhook.id);
+      expect((await client().webhooks.list()).items.map((item) => item.id)).not.toContain(webhook.id);
+    });
+
+    it("reports which wire variants the API accepts", async () => {
+      const key = target().apiKey;
+      const auth: Record<string, Record<string, string>> = {
+        "Api-Key": { "api-key": key },
+        "Authorization (raw)": { authorization: key },
+        "Authorization (Bearer)": { authorization: `Bearer ${key}` },
+      };
+      const accepted: string[] = [];
+      for (const [name, headers] of Object.entries(auth)) {
+        const response = await raw("GET", `/customers?email=${encodeURIComponent(email("probe"))}`, headers);
+        if (response.status !== 401 && response.status !== 403) accepted.push(name);
+      }
+      target().report(`auth headers accepted: ${accepted.join(", ") || "none"}`);
+      expect(accepted.length).toBeGreaterThan(0);
+
+      const types: string[] = [];
+      for (const field of ["type", "beneficiary_type"]) {
+        const response = await raw(
+          "POST",
+          "/customers",
+          { "api-key": key, authorization: key },
+          {
+            email: email(`field-${field}`),
+            [field]: "individual",
+            first_name: "Contract",
+            last_name: "Test",
+          },
+        );
+        if (response.ok) types.push(field);
+      }
+      target().report(`customer type field accepted alone: ${types.join(", ") || "neither (both are needed)"}`);
+    });
+  });
+}
