@@ -5,6 +5,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    // The live contract talks to the real Align sandbox: only `npm run test:live` runs it.
+    exclude: ["test/live/**", "**/node_modules/**"],
     // Every log line of every test file is checked for secrets and PII.
     setupFiles: ["test/support/log-guard.ts"],
     testTimeout: 20_000,
