@@ -1,4 +1,4 @@
-import { emfLine, getRuntime, Metric, resetSandboxData, SandboxResetRefusedError } from "@align-onboarding/core";
+import { emfLine, getRuntime, Metric, resetSandboxData } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
 
 /** Lambda's budget when called without a context (a script). */
@@ -12,15 +12,10 @@ const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
 export const handler = async (event: unknown, context?: Partial<Context>) => {
   const runtime = getRuntime();
   const log = runtime.log.child({ function: "sandbox-reset", request_id: context?.awsRequestId });
-  if (runtime.config.alignEnvironment !== "sandbox") {
-    log.error("sandbox reset refused", { align_environment: runtime.config.alignEnvironment });
-    throw new SandboxResetRefusedError(
-      `sandbox-reset deletes data only where ALIGN_ENVIRONMENT is sandbox (this is ${runtime.config.alignEnvironment}); nothing was deleted`,
-    );
-  }
   const dryRun = typeof event === "object" && event !== null && (event as { dryRun?: unknown }).dryRun === true;
   const deadline = Date.now() + (context?.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS);
   const report = await resetSandboxData(runtime.dynamo, runtime.config.tableName, {
+    alignEnvironment: runtime.config.alignEnvironment,
     dryRun,
     remainingMs: () => context?.getRemainingTimeInMillis?.() ?? deadline - Date.now(),
     log,

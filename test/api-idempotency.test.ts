@@ -119,6 +119,9 @@ describe("replay, reuse and scope", () => {
     expect(replay.status).toBe(409);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(replay.json.customer_id).toBe(conflict.json.customer_id);
+    // The replayed problem names this request, as its header does, not the one that produced it.
+    expect(replay.json.request_id).toBe(replay.headers.get("x-request-id"));
+    expect(replay.json.request_id).not.toBe(conflict.json.request_id);
   });
 });
 
@@ -242,6 +245,24 @@ describe("failures at Align, then a retry with the same key", () => {
     expect(JSON.stringify(rejected.json)).not.toContain("secret upstream detail");
     const replay = await t.api("POST", "/customers", { key: "rejected-1", body });
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  it("an Align 408 (or another status Align does not document) may have run: not stored, and the retry converges", async () => {
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "drop", when: "after_commit" } });
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 408 } });
+    const body = individual("four-oh-eight@example.com");
+    await t.api("POST", "/customers", { key: "408-1", body }); // committed at Align, answer lost
+    const timedOut = await t.api("POST", "/customers", { key: "408-1", body });
+    expect(timedOut.status).toBe(502);
+    expect(timedOut.json.code).toBe("upstream_error");
+    expect(timedOut.headers.get("retry-after")).not.toBeNull();
+    const retried = await t.api("POST", "/customers", { key: "408-1", body });
+    expect(retried.status).toBe(201);
+    expect(
+      sandbox()
+        .state()
+        .customers.filter((c) => c.email === body.email),
+    ).toHaveLength(1);
   });
 
   it("Align down (503 on every try) is 503 with Retry-After, and nothing is stored", async () => {

@@ -65,6 +65,19 @@ describe("sandbox-reset", () => {
     expect(await countBy()).toEqual({ CUSTOMER: PER_KIND, IDEMPOTENCY: PER_KIND, WEBHOOK: PER_KIND, OTHER: FOREIGN });
   });
 
+  it("the core function itself refuses outside the sandbox, whoever calls it", async () => {
+    const { Logger, resetSandboxData } = await import("@align-onboarding/core");
+    await expect(
+      resetSandboxData(t.stack.dynamo.client, t.stack.tableName, {
+        alignEnvironment: "production",
+        dryRun: false,
+        remainingMs: () => 60_000,
+        log: new Logger({}, "error"),
+      }),
+    ).rejects.toThrow(SandboxResetRefusedError);
+    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN);
+  });
+
   it("production refuses with a clear error and deletes nothing", async () => {
     process.env.ALIGN_ENVIRONMENT = "production";
     resetRuntime();
@@ -143,6 +156,7 @@ describe("unprocessed items", () => {
       { step: "initialize", name: "throttleHalf" },
     );
     const report = await resetSandboxData(client, t.stack.tableName, {
+      alignEnvironment: "sandbox",
       dryRun: false,
       remainingMs: () => 60_000,
       log: new Logger({}, "error"),

@@ -25,6 +25,8 @@ export function createRuntime(
   const dynamo = new DynamoDBClient({
     region: config.region,
     maxAttempts: 3,
+    // A stalled call must fail (503, retryable) well inside the Lambda's timeout, never hang until it.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 2_500, throwOnRequestTimeout: true },
     // A local endpoint (dynalite) takes any credentials: fixed ones unless the environment has some.
     // In AWS the role's come from the environment.
     ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}),

@@ -17,6 +17,8 @@ const KINDS = {
 type CountName = (typeof KINDS)[keyof typeof KINDS];
 
 export interface ResetOptions {
+  /** The stage's Align environment: anything but `sandbox` is refused before any read or delete. */
+  alignEnvironment: "sandbox" | "production";
   /** Count what would be deleted, delete nothing. */
   dryRun: boolean;
   /** The invocation's remaining time (Lambda's `getRemainingTimeInMillis`). */
@@ -39,7 +41,7 @@ export interface ResetReport {
   elapsed_ms: number;
 }
 
-/** Raised instead of deleting anything outside the sandbox. */
+/** Raised by {@link resetSandboxData} instead of deleting anything outside the sandbox. */
 export class SandboxResetRefusedError extends Error {
   override name = "SandboxResetRefusedError";
 }
@@ -70,7 +72,7 @@ async function deleteBatch(client: DynamoDBClient, table: string, requests: Writ
  *
  * @example
  * ```ts
- * const report = await resetSandboxData(client, table, { dryRun: true, remainingMs: () => 60_000, log });
+ * const report = await resetSandboxData(client, table, { alignEnvironment: "sandbox", dryRun: true, remainingMs: () => 60_000, log });
  * ```
  */
 export async function resetSandboxData(
@@ -78,6 +80,11 @@ export async function resetSandboxData(
   table: string,
   options: ResetOptions,
 ): Promise<ResetReport> {
+  if (options.alignEnvironment !== "sandbox") {
+    throw new SandboxResetRefusedError(
+      `sandbox-reset deletes data only where ALIGN_ENVIRONMENT is sandbox (this is ${options.alignEnvironment}); nothing was deleted`,
+    );
+  }
   const started = Date.now();
   // Room to finish the batch in hand and report: 10% of the budget, at least 100 ms, at most 10 s.
   const reserveMs = Math.min(10_000, Math.max(100, Math.floor(options.remainingMs() * 0.1)));

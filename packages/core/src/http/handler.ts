@@ -13,8 +13,6 @@ export interface Invocation {
   request: HttpRequest;
   runtime: Runtime;
   log: Logger;
-  /** When Lambda will stop this invocation (epoch ms). */
-  deadlineMs: number;
   /** Until when an idempotency lock taken now must be respected: past the deadline, with a margin. */
   leaseUntilMs: number;
   /**
@@ -79,7 +77,6 @@ export function httpHandler(name: string, handle: RouteHandler) {
         request,
         runtime,
         log,
-        deadlineMs,
         leaseUntilMs: deadlineMs + LEASE_MARGIN_MS,
         alignOptions: () => {
           const budget = Math.max(100, deadlineMs - Date.now() - RECORDING_RESERVE_MS);

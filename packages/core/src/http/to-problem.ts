@@ -1,13 +1,16 @@
 import {
   AlignAbortError,
   AlignAuthenticationError,
+  AlignConflictError,
   AlignConnectionError,
   AlignError,
+  AlignNotFoundError,
   AlignPermissionDeniedError,
   AlignRateLimitError,
   AlignServerError,
   AlignTimeoutError,
   AlignUnexpectedResponseError,
+  AlignValidationError,
 } from "@align-onboarding/align";
 import { ProblemError } from "./problem.js";
 
@@ -48,7 +51,16 @@ export function alignProblem(error: AlignError): ProblemError {
     // Our key or permissions are wrong: an operator problem, not the caller's, and not final.
     return new ProblemError("upstream_rejected", { final: false, cause });
   }
-  return new ProblemError("upstream_rejected", { final: true, cause });
+  if (
+    error instanceof AlignValidationError ||
+    error instanceof AlignNotFoundError ||
+    error instanceof AlignConflictError
+  ) {
+    // Align judged this very request: the same request would be judged the same way.
+    return new ProblemError("upstream_rejected", { final: true, cause });
+  }
+  // Anything else (408, a 3xx, an undocumented status) may have come after the change was made.
+  return new ProblemError("upstream_error", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause });
 }
 
 const THROTTLING = new Set([

@@ -29,6 +29,14 @@ export interface Attempt {
 
 export const REPLAYED_HEADER = "idempotent-replayed";
 
+function withRequestId(body: string, requestId: string): string {
+  try {
+    return JSON.stringify({ ...(JSON.parse(body) as Record<string, unknown>), request_id: requestId });
+  } catch {
+    return body;
+  }
+}
+
 /**
  * Runs `operation` at most once per idempotency record:
  * - a completed record is replayed (`Idempotent-Replayed: true`);
@@ -45,10 +53,12 @@ export async function runIdempotent(
   if (begun.kind === "replay") {
     call.annotate({ event: "idempotent_replay" });
     call.count(Metric.IdempotentReplays);
+    const { headers, body } = begun.response;
     return {
       statusCode: begun.response.statusCode,
-      headers: { ...begun.response.headers, "x-request-id": call.requestId, [REPLAYED_HEADER]: "true" },
-      body: begun.response.body,
+      headers: { ...headers, "x-request-id": call.requestId, [REPLAYED_HEADER]: "true" },
+      // A stored problem names the request that produced it; the replay names this one, as its header does.
+      body: headers["content-type"] === "application/problem+json" ? withRequestId(body, call.requestId) : body,
     };
   }
   if (begun.kind === "in_progress") {
