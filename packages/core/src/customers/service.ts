@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import type { ParsedBody } from "../http/body.js";
@@ -6,6 +7,7 @@ import { ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
 import { requestFingerprint, scopeId } from "../idempotency/fingerprint.js";
 import { type Attempt, runIdempotent } from "../idempotency/run.js";
+import type { Intent } from "../idempotency/store.js";
 import { errorFields } from "../log.js";
 import { Metric } from "../metrics.js";
 import {
@@ -49,9 +51,10 @@ export async function ownedCustomer(
   return record;
 }
 
-function idempotent(invocation: Invocation, caller: Caller, key: string, json: unknown) {
+function idempotent(invocation: Invocation, caller: Caller, key: string, json: unknown, intent?: Intent) {
   const { request, runtime, log } = invocation;
   return {
+    ...(intent ? { intent } : {}),
     store: runtime.idempotency,
     id: scopeId(request.routeKey, caller.sub, key),
     fingerprint: requestFingerprint(request.method, request.rawPath, json),
@@ -61,6 +64,14 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
     annotate: invocation.annotate,
     count: invocation.count,
   };
+}
+
+/**
+ * The subject of a create: the email, as an HMAC keyed with the Align API key,
+ * so neither the email nor a guessable hash of it sits in the table.
+ */
+function createSubject(invocation: Invocation, email: string): string {
+  return createHmac("sha256", invocation.runtime.config.alignApiKey).update(email.trim().toLowerCase()).digest("hex");
 }
 
 const same = (a: string | null | undefined, b: string | undefined) =>
@@ -80,7 +91,8 @@ function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
  *   worked, so converge on it (201);
  * - ours otherwise: 409 carrying its `customer_id`;
  * - nobody's (an earlier attempt with this key created it at Align and died
- *   before recording it) and it matches the request: claim it (201);
+ *   before recording it) and it matches the request: claim it (201), unless
+ *   another caller also tried this email in the last 24 hours (409, not stored);
  * - anything else: 409 without an id, so nothing leaks about others' customers.
  */
 async function resolveExistingEmail(
@@ -106,6 +118,13 @@ async function resolveExistingEmail(
       throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
     }
     if (attempt.uncertain && matchesRequest(candidate, body)) {
+      // Another caller who tried this email in the last 24 hours may be the orphan's author: then it is
+      // nobody's to take. The 409 is not stored, so a retry decides again once that attempt has expired.
+      const owners = await runtime.idempotency.intentOwners(createSubject(invocation, body.email));
+      if (owners.some((owner) => owner !== caller.sub)) {
+        invocation.annotate({ event: "create_orphan_contested", customer_id: candidate.customer_id });
+        throw new ProblemError("email_already_exists", { final: false });
+      }
       try {
         const claimed = await runtime.customers.create(caller.sub, candidate);
         invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
@@ -130,7 +149,8 @@ export function createCustomer(
   body: ParsedBody<CreateCustomerBody>,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
-  return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
+  const intent = { owner: caller.sub, subject: createSubject(invocation, body.data.email) };
+  return runIdempotent(idempotent(invocation, caller, key, body.json, intent), async (attempt) => {
     let customer: Customer;
     try {
       customer = await runtime.align.customers.create(body.data, invocation.alignOptions());

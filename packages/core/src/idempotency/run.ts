@@ -3,7 +3,7 @@ import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
 import { errorFields, type LogFields, type Logger } from "../log.js";
 import { Metric } from "../metrics.js";
-import type { IdempotencyStore, StoredResponse } from "./store.js";
+import type { IdempotencyStore, Intent, StoredResponse } from "./store.js";
 
 export interface IdempotentCall {
   store: IdempotencyStore;
@@ -19,6 +19,8 @@ export interface IdempotentCall {
   annotate: (fields: LogFields) => void;
   /** Counts a metric for the request. */
   count: (metric: Metric) => void;
+  /** Indexes the attempt by what it is about (see {@link IdempotencyStore.intentOwners}). */
+  intent?: Intent;
 }
 
 /** What the operation learns about earlier attempts with the same key. */
@@ -49,7 +51,7 @@ export async function runIdempotent(
   call: IdempotentCall,
   operation: (attempt: Attempt) => Promise<ApiResult>,
 ): Promise<ApiResult> {
-  const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs);
+  const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs, call.intent);
   if (begun.kind === "replay") {
     call.annotate({ event: "idempotent_replay" });
     call.count(Metric.IdempotentReplays);

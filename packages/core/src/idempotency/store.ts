@@ -6,10 +6,11 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite } from "../conditional-write.js";
-import { ItemKind, itemKey } from "../table.js";
+import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** Results are kept this long, as Stripe does. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -19,6 +20,15 @@ export interface StoredResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+}
+
+/**
+ * What an attempt is about, indexed so a later recovery can see who else
+ * attempted it. `subject` is a keyed hash (never the email itself).
+ */
+export interface Intent {
+  owner: string;
+  subject: string;
 }
 
 export type BeginResult =
@@ -63,7 +73,7 @@ export class IdempotencyStore {
    * does not return the old item on a failed condition (dynalite), one
    * consistent GetItem more.
    */
-  async begin(id: string, fingerprint: string, leaseUntilMs: number): Promise<BeginResult> {
+  async begin(id: string, fingerprint: string, leaseUntilMs: number, intent?: Intent): Promise<BeginResult> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.#now();
       const nowSeconds = Math.floor(now / 1000);
@@ -80,6 +90,13 @@ export class IdempotencyStore {
               lease_expires_at: { N: String(leaseUntilMs) },
               expires_at: { N: String(nowSeconds + IDEMPOTENCY_TTL_SECONDS) },
               created_at: { S: new Date(now).toISOString() },
+              ...(intent
+                ? {
+                    owner: { S: intent.owner },
+                    [TableKeys.ownerPartition]: { S: `INTENT#${intent.subject}` },
+                    [TableKeys.ownerSort]: { S: id },
+                  }
+                : {}),
             },
             ConditionExpression:
               "attribute_not_exists(pk) OR expires_at < :now_s OR " +
@@ -125,6 +142,28 @@ export class IdempotencyStore {
       }
     }
     return { kind: "in_progress", retryAfterSeconds: 1 };
+  }
+
+  /**
+   * Who else has tried, in the last 24 hours, the operation an intent names
+   * (for a create: the same email): the owners of the live records indexed
+   * under `subject`. The index is eventually consistent, which is enough here:
+   * an attempt is indexed long before another caller could find its result.
+   */
+  async intentOwners(subject: string): Promise<string[]> {
+    const nowSeconds = Math.floor(this.#now() / 1000);
+    const output = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: TableKeys.ownerIndex,
+        KeyConditionExpression: "#intent = :intent",
+        ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
+        ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
+      }),
+    );
+    return (output.Items ?? [])
+      .filter((item) => Number(item.expires_at?.N ?? 0) >= nowSeconds)
+      .map((item) => item.owner?.S ?? "");
   }
 
   /** Stores the final response. False when the lock was lost (another invocation took over). */
