@@ -253,6 +253,24 @@ describe("failures at Align, then a retry with the same key", () => {
     expect((await t.items("CUSTOMER")).filter((r) => r.customer_id === atAlign?.customer_id)).toEqual([]);
   });
 
+  it("KYC start after an unknown outcome returns the session Align holds, without asking for another", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("kyc-lost@example.com") });
+    const id = created.json.customer_id as string;
+    sandbox().addFault({ route: AlignRoute.CreateKycSession, action: { type: "drop", when: "after_commit" } });
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost-1" })).status).toBe(502);
+    const retried = await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost-1" });
+    expect(retried.status).toBe(201);
+    const atAlign = sandbox()
+      .state()
+      .customers.find((c) => c.customer_id === id);
+    expect(retried.json.kycs).toEqual(atAlign?.kycs);
+    expect(
+      sandbox()
+        .state()
+        .requests.filter((r) => r.route === AlignRoute.CreateKycSession),
+    ).toHaveLength(1);
+  });
+
   it("a 429 with Retry-After is retried by the client and succeeds", async () => {
     sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 429, retry_after: 1 } });
     const created = await t.api("POST", "/customers", { body: individual("limited@example.com") });

@@ -2,9 +2,9 @@
  * The webhook receiver (POST /webhooks/align) over real sockets: signature,
  * receipts, ordering and failure rules, with the DynamoDB state asserted.
  */
-import { createHash } from "node:crypto";
 import { signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
+import { receiptId } from "@align-onboarding/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
@@ -45,7 +45,7 @@ function kycEvent(customer: Record<string, unknown>, status: string, createdAt: 
 
 const receiptsFor = async (body: string) => {
   const event = JSON.parse(body) as { event_type: string; entity_id: string; created_at: string };
-  const id = createHash("sha256").update(`${event.event_type}\n${event.entity_id}\n${event.created_at}`).digest("hex");
+  const id = receiptId(event.event_type, event.entity_id, event.created_at, Buffer.from(body));
   return (await t.items("WEBHOOK")).filter((item) => item.pk === `WEBHOOK#${id}`);
 };
 

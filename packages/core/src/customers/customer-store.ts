@@ -152,7 +152,8 @@ export class CustomerStore {
   /**
    * Applies a KYC event: stores `customer` (Align's state as of `eventAt`) only
    * if no newer event (or observation) was applied, so out-of-order deliveries
-   * never move a status backwards.
+   * never move a status backwards. Events with the same time apply in arrival
+   * order: with a coarse clock they cannot be told apart otherwise.
    *
    * @returns `applied`, `stale` (a newer state is stored) or `unknown` (no such customer).
    */
@@ -169,7 +170,7 @@ export class CustomerStore {
         Key: itemKey(ItemKind.Customer, customerId),
         UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :event_at, version = version + :one",
         ConditionExpression:
-          "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at < :event_at)",
+          "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at <= :event_at)",
         ExpressionAttributeNames: { "#data": "data" },
         ExpressionAttributeValues: {
           ":data": { S: JSON.stringify(customer) },

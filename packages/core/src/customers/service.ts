@@ -182,9 +182,15 @@ export async function startKyc(
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
   const record = await ownedCustomer(invocation, caller, customerId);
-  return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
-    const open = record.customer.kycs;
+  return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
+    // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet.
+    const readAt = Date.now();
+    const current = attempt.uncertain
+      ? await runtime.align.customers.get(customerId, invocation.alignOptions())
+      : undefined;
+    const open = (current ?? record.customer).kycs;
     if (open?.status === "pending" && open.kyc_flow_link) {
+      if (current) await runtime.customers.replace(record, current, readAt);
       return jsonResult(request.requestId, 201, { kycs: open });
     }
     const askedAt = Date.now();

@@ -16,10 +16,13 @@ export const RECEIPT_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 /**
  * A delivery's identity. Align sends no event id, so a delivery is known by
- * its content: event type, entity and creation time.
+ * its content: event type, entity, creation time and the body itself (two
+ * different events in the same second, if Align's clock is that coarse, are
+ * two deliveries; a retry of one event repeats its body).
  */
-export function receiptId(eventType: string, entityId: string, createdAt: string): string {
-  return createHash("sha256").update(`${eventType}\n${entityId}\n${createdAt}`).digest("hex");
+export function receiptId(eventType: string, entityId: string, createdAt: string, rawBody: Uint8Array): string {
+  const body = createHash("sha256").update(rawBody).digest("hex");
+  return createHash("sha256").update(`${eventType}\n${entityId}\n${createdAt}\n${body}`).digest("hex");
 }
 
 export type ClaimResult =

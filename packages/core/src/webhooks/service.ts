@@ -76,7 +76,7 @@ async function apply(invocation: Invocation, event: WebhookEvent): Promise<Webho
 export async function receiveWebhook(invocation: Invocation, event: WebhookEvent): Promise<ApiResult> {
   const { runtime, request, log } = invocation;
   const fields = { event_type: event.event_type, entity_id: event.entity_id };
-  const id = receiptId(event.event_type, event.entity_id, event.created_at);
+  const id = receiptId(event.event_type, event.entity_id, event.created_at, request.body);
   const claim = await runtime.receipts.claim(id, event.event_type, invocation.leaseUntilMs);
   if (claim.kind === "duplicate") {
     invocation.annotate({ ...fields, event: "webhook_duplicate" });
