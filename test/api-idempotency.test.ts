@@ -278,18 +278,23 @@ describe("failures at Align, then a retry with the same key", () => {
     expect(alignCreates().map((entry) => entry.status)).toEqual([429, 200]);
   });
 
-  it("an Align 4xx we did not expect is 502 upstream_rejected, without Align's text, and final", async () => {
+  it("an Align rejection of a request we validated is a final 422 upstream_rejected, without Align's text, stored", async () => {
     sandbox().addFault({
       route: AlignRoute.CreateCustomer,
       action: { type: "status", status: 400, body: { message: "secret upstream detail", code: "bad" } },
     });
     const body = individual("rejected@example.com");
     const rejected = await t.api("POST", "/customers", { key: "rejected-1", body });
-    expect(rejected.status).toBe(502);
+    expect(rejected.status).toBe(422);
     expect(rejected.json.code).toBe("upstream_rejected");
+    expect(rejected.headers.get("retry-after")).toBeNull();
     expect(JSON.stringify(rejected.json)).not.toContain("secret upstream detail");
     const replay = await t.api("POST", "/customers", { key: "rejected-1", body });
+    expect(replay.status).toBe(422);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    // Answered, not thrown, yet still logged and counted as an Align error.
+    expect(t.logs.some((line) => line.includes('"Align refused the request"'))).toBe(true);
+    expect(t.logs.some((line) => line.includes('"AlignErrors":1') && line.includes('"align_status":"400"'))).toBe(true);
   });
 
   it("an Align 408 (or another status Align does not document) may have run: not stored, and the retry converges", async () => {

@@ -1,10 +1,10 @@
 /**
  * The webhook receiver (POST /webhooks/align) over real sockets: signature,
- * receipts, ordering and failure rules, with the DynamoDB state asserted.
+ * duplicates, ordering (the as-of rule) and failure rules, with the DynamoDB
+ * state asserted.
  */
 import { signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
-import { receiptId } from "@align-onboarding/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
@@ -43,21 +43,23 @@ function kycEvent(customer: Record<string, unknown>, status: string, createdAt: 
   });
 }
 
-const receiptsFor = async (body: string) => {
-  const event = JSON.parse(body) as { event_type: string; entity_id: string; created_at: string };
-  const id = receiptId(event.event_type, event.entity_id, event.created_at, Buffer.from(body));
-  return (await t.items("WEBHOOK")).filter((item) => item.pk === `WEBHOOK#${id}`);
-};
-
+/** The stored customer's KYC state and the bookkeeping of the as-of rule. */
 async function storedCustomer(id: string) {
   const record = (await t.items("CUSTOMER")).find((item) => item.customer_id === id);
   if (!record) throw new Error("no record");
   return {
     kycs: JSON.parse(record.data as string).kycs,
-    version: Number(record.version),
-    kycEventAt: record.kyc_event_at,
+    asOf: Number(record.as_of),
+    syncedAt: Number(record.synced_at),
+    lastSource: record.last_source,
   };
 }
+
+/** An instant `ms` from now (events are compared with our own observations, which are now). */
+const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
+
+/** Only customers and idempotency records exist: a delivery leaves no item of its own. */
+const otherItems = async () => (await t.items()).filter((item) => item.sk !== "CUSTOMER" && item.sk !== "IDEMPOTENCY");
 
 async function newCustomer(email: string) {
   const created = await t.api("POST", "/customers", { body: individual(email) });
@@ -84,7 +86,6 @@ describe("seed workflow through Align's signed delivery", () => {
       .state()
       .deliveries.filter((d) => d.event.entity_id === id);
     expect(deliveries.map((d) => d.state)).toEqual(["delivered", "delivered"]);
-    for (const delivery of deliveries) expect(await receiptsFor(delivery.body)).toHaveLength(1);
     expect((await storedCustomer(id)).kycs.status).toBe("approved");
   });
 });
@@ -109,7 +110,7 @@ describe("signatures", () => {
       expect(answer.status).toBe(401);
       expect(answer.headers.get("content-type")).toBe("application/problem+json");
       expect(answer.json.code).toBe("invalid_signature");
-      expect(await receiptsFor(body)).toHaveLength(0);
+      expect(await otherItems()).toEqual([]);
       expect(await storedCustomer(customer.customer_id as string)).toEqual(before);
       expect(t.logs.join("\n")).not.toContain(sent.slice(0, 40));
     },
@@ -142,41 +143,92 @@ describe("signatures", () => {
     });
     const answer = await deliver(body, signPayload(body, KEY));
     expect(answer.status).toBe(413);
-    expect(await receiptsFor(body)).toHaveLength(0);
+    expect(await otherItems()).toEqual([]);
   });
 });
 
-describe("receipts and ordering", () => {
-  it("the same delivery 20 times in parallel: processed once; copies are 200 duplicates or 409 until it is done", async () => {
+describe("duplicates and ordering", () => {
+  it("the same delivery 20 times in parallel: applied once, every copy acknowledged as a duplicate", async () => {
     const customer = await newCustomer("parallel@example.com");
-    const before = await storedCustomer(customer.customer_id as string);
     const body = kycEvent(customer, "approved", new Date().toISOString());
     const signature = signPayload(body, KEY);
     const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(body, signature)));
-    const processed = answers.filter((a) => a.status === 200 && a.json.outcome === "processed");
-    const duplicates = answers.filter((a) => a.status === 200 && a.json.outcome === "duplicate");
-    const inProgress = answers.filter((a) => a.status === 409 && a.json.code === "delivery_in_progress");
-    expect(processed).toHaveLength(1);
-    expect(duplicates.length + inProgress.length).toBe(19);
-    for (const answer of inProgress) expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    // Align retries what was not acknowledged; by then the first is done.
-    const retried = await Promise.all(inProgress.map(() => deliver(body, signature)));
-    expect(retried.every((a) => a.status === 200 && a.json.outcome === "duplicate")).toBe(true);
-    expect(await receiptsFor(body)).toHaveLength(1);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const outcomes = answers.map((a) => a.json.outcome);
+    expect(outcomes.filter((o) => o === "processed")).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "duplicate")).toHaveLength(19);
     const after = await storedCustomer(customer.customer_id as string);
-    expect(after.version).toBe(before.version + 1);
     expect(after.kycs.status).toBe("approved");
+    // A redelivery later (Align's retry) writes nothing either.
+    expect((await deliver(body, signature)).json.outcome).toBe("duplicate");
+    expect(await storedCustomer(customer.customer_id as string)).toEqual(after);
+    expect(await otherItems()).toEqual([]);
   });
 
   it("out of order: an older event never moves the status backwards", async () => {
     const customer = await newCustomer("order@example.com");
-    const newer = kycEvent(customer, "approved", "2030-01-01T00:00:02.000Z");
-    const older = kycEvent(customer, "pending", "2030-01-01T00:00:01.000Z");
+    const newer = kycEvent(customer, "approved", soon(2_000));
+    const older = kycEvent(customer, "pending", soon(1_000));
     expect((await deliver(newer, signPayload(newer, KEY))).json.outcome).toBe("processed");
     expect((await deliver(older, signPayload(older, KEY))).json.outcome).toBe("stale");
     const stored = await storedCustomer(customer.customer_id as string);
     expect(stored.kycs.status).toBe("approved");
-    expect(stored.kycEventAt).toBe("2030-01-01T00:00:02.000Z");
+  });
+
+  it("compares instants, not text: an older instant written in another offset is stale", async () => {
+    const customer = await newCustomer("offsets@example.com");
+    const newer = kycEvent(customer, "approved", soon(2_000));
+    // The same instant plus one hour, written at +01:00: an older instant whose text sorts after the newer one.
+    const older = kycEvent(customer, "pending", soon(1_000 + 3_600_000).replace("Z", "+01:00"));
+    expect((await deliver(newer, signPayload(newer, KEY))).json.outcome).toBe("processed");
+    expect((await deliver(older, signPayload(older, KEY))).json.outcome).toBe("stale");
+    expect((await storedCustomer(customer.customer_id as string)).kycs.status).toBe("approved");
+  });
+
+  it.each([
+    ["year 9999", "9999-12-31T23:59:59.999Z"],
+    ["an extended year", "+275760-09-13T00:00:00.000Z"],
+  ])("an event dated far in the future (%s) cannot freeze the record against later events", async (_label, when) => {
+    const customer = await newCustomer(`future-${when.slice(0, 5)}@example.com`);
+    const future = kycEvent(customer, "pending", when);
+    expect((await deliver(future, signPayload(future, KEY))).json.outcome).toBe("processed");
+    // Counted as dated now plus the skew allowance, not in year 9999.
+    expect((await storedCustomer(customer.customer_id as string)).asOf).toBeLessThan(Date.now() + 11_000);
+    const later = kycEvent(customer, "approved", new Date().toISOString());
+    expect((await deliver(later, signPayload(later, KEY))).json.outcome).toBe("processed");
+    expect((await storedCustomer(customer.customer_id as string)).kycs.status).toBe("approved");
+  });
+
+  it("two events of the same instant never move a final status back", async () => {
+    const customer = await newCustomer("same-instant@example.com");
+    const at = soon(1_000);
+    const approved = kycEvent(customer, "approved", at);
+    const pending = kycEvent(customer, "pending", at);
+    expect((await deliver(approved, signPayload(approved, KEY))).json.outcome).toBe("processed");
+    expect((await deliver(pending, signPayload(pending, KEY))).json.outcome).toBe("stale");
+    expect((await storedCustomer(customer.customer_id as string)).kycs.status).toBe("approved");
+  });
+
+  it("an entity_object that is not the customer named by entity_id changes nothing (acknowledged, counted)", async () => {
+    const victim = await newCustomer("victim@example.com");
+    const other = await newCustomer("other@example.com");
+    const before = await storedCustomer(victim.customer_id as string);
+    const otherBefore = await storedCustomer(other.customer_id as string);
+    const body = JSON.stringify({
+      event_type: "customer.kycs.updated",
+      entity_id: victim.customer_id,
+      entity_type: "customer",
+      created_at: new Date().toISOString(),
+      entity_object: { ...other, kycs: { status: "approved" } },
+    });
+    const answer = await deliver(body, signPayload(body, KEY));
+    expect(answer).toMatchObject({ status: 200, json: { outcome: "entity_mismatch" } });
+    expect(await storedCustomer(victim.customer_id as string)).toEqual(before);
+    expect(await storedCustomer(other.customer_id as string)).toEqual(otherBefore);
+    expect(t.logs.some((line) => line.includes("webhook entity_object is not the customer named by entity_id"))).toBe(
+      true,
+    );
+    expect(t.logs.some((line) => line.includes('"WebhooksRejected":1'))).toBe(true);
   });
 
   it("an event for a customer we do not know is acknowledged, and nothing is created", async () => {
@@ -198,22 +250,23 @@ describe("receipts and ordering", () => {
     expect(answer).toMatchObject({ status: 200, json: { outcome: "ignored_event_type" } });
   });
 
-  it("processing fails -> 5xx and no receipt; Align's retry is then processed", async () => {
+  it("processing fails -> 5xx and nothing recorded; Align's retry is then processed", async () => {
     const customer = await newCustomer("fail-then-retry@example.com");
     // No entity_object: the receiver must read the customer from Align, which is down.
     const body = kycEvent(customer, "approved", new Date().toISOString(), false);
     sandbox().addFault({ route: AlignRoute.GetCustomer, count: 3, action: { type: "status", status: 503 } });
     const failed = await deliver(body, signPayload(body, KEY));
     expect(failed.status).toBe(503);
-    expect(await receiptsFor(body)).toHaveLength(0);
-    sandbox().clearFaults();
+    expect(failed.headers.get("retry-after")).not.toBeNull();
     const before = await storedCustomer(customer.customer_id as string);
+    expect(before.lastSource).toBeUndefined();
+    sandbox().clearFaults();
     const retried = await deliver(body, signPayload(body, KEY));
     expect(retried.json.outcome).toBe("processed");
-    expect(await receiptsFor(body)).toHaveLength(1);
-    // Stored as Align answered the re-read (this customer never started KYC there).
+    // Stored as Align answered the re-read (this customer never started KYC there), as of that read.
     const after = await storedCustomer(customer.customer_id as string);
-    expect(after.version).toBe(before.version + 1);
-    expect(after.kycEventAt).toBe(new Date(JSON.parse(body).created_at).toISOString());
+    expect(after.lastSource).toBeDefined();
+    expect(after.asOf).toBeGreaterThanOrEqual(before.asOf);
+    expect(after.kycs).toBeNull();
   });
 });

@@ -39,10 +39,11 @@ const name = (label: string) =>
     .min(1, { error: `${label} must not be empty` })
     .max(255, { error: `${label} must be at most 255 characters` });
 
-const requiredFor: Record<CustomerType, readonly ("first_name" | "last_name" | "company_name")[]> = {
-  individual: ["first_name", "last_name"],
-  corporate: ["company_name"],
-};
+// A Map, not an object: the type comes from the request, and `constructor` or `__proto__` must find nothing.
+const requiredFor = new Map<unknown, readonly ("first_name" | "last_name" | "company_name")[]>([
+  [CustomerType.Individual, ["first_name", "last_name"]],
+  [CustomerType.Corporate, ["company_name"]],
+]);
 
 /**
  * Body of `customers.create`. Names are required for individuals and
@@ -63,7 +64,7 @@ export const CreateCustomerRequestSchema = z
     (value, ctx) => {
       // Runs even when other fields failed (see `when`), so every issue is reported at once.
       const raw = value as Record<string, unknown>;
-      const fields = requiredFor[raw.type as CustomerType];
+      const fields = requiredFor.get(raw.type);
       if (!fields) return;
       for (const field of fields) {
         if (raw[field] === undefined || raw[field] === null) {

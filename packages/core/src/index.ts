@@ -27,7 +27,6 @@ export { buildOpenApi, type OpenApiRoute } from "./openapi.js";
 export { createRuntime, getRuntime, type Runtime, resetRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";
-export { RECEIPT_TTL_SECONDS, ReceiptStore, receiptId } from "./webhooks/receipt-store.js";
 export {
   MAX_WEBHOOK_BYTES,
   parseDelivery,

@@ -55,7 +55,7 @@ function problems(codes: ProblemCode[]) {
   for (const [status, list] of [...byStatus.entries()].sort(([a], [b]) => a - b)) {
     responses[String(status)] = {
       description: list.map((code) => `\`${code}\`: ${Problems[code].title}`).join("; "),
-      ...(status >= 500 || list.includes("idempotency_key_in_use") || list.includes("delivery_in_progress")
+      ...(status >= 500 || list.includes("idempotency_key_in_use")
         ? { headers: { "Retry-After": { $ref: "#/components/headers/RetryAfter" } } }
         : {}),
       content: {
@@ -233,13 +233,7 @@ const OPERATIONS: Record<string, Json> = {
         description: "Acknowledged",
         content: json(ref("WebhookAck"), { received: true, outcome: "processed" }),
       },
-      ...problems([
-        "invalid_webhook_payload",
-        "invalid_signature",
-        "delivery_in_progress",
-        "payload_too_large",
-        ...TRANSIENT,
-      ]),
+      ...problems(["invalid_webhook_payload", "invalid_signature", "payload_too_large", ...TRANSIENT]),
     },
   },
   "GET /openapi.json": {
@@ -350,7 +344,7 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], serverUrl = "http:
             received: { type: "boolean" },
             outcome: {
               type: "string",
-              enum: ["processed", "duplicate", "stale", "unknown_customer", "ignored_event_type"],
+              enum: ["processed", "duplicate", "stale", "unknown_customer", "ignored_event_type", "entity_mismatch"],
             },
           },
         },

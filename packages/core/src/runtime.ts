@@ -1,10 +1,10 @@
 import { Align } from "@align-onboarding/align";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { boundedDynamo, type DynamoSender } from "./conditional-write.js";
 import { type Config, loadConfig } from "./config.js";
 import { CustomerStore } from "./customers/customer-store.js";
 import { IdempotencyStore } from "./idempotency/store.js";
 import { Logger } from "./log.js";
-import { ReceiptStore } from "./webhooks/receipt-store.js";
 
 /** Everything a handler needs, built once per cold start and reused while warm. */
 export interface Runtime {
@@ -13,8 +13,9 @@ export interface Runtime {
   dynamo: DynamoDBClient;
   customers: CustomerStore;
   idempotency: IdempotencyStore;
-  receipts: ReceiptStore;
   log: Logger;
+  /** The same runtime whose stores abort every DynamoDB call at `deadlineMs` (one per invocation). */
+  until(deadlineMs: number): Runtime;
 }
 
 /** Builds the clients and stores for `config`. */
@@ -40,15 +41,17 @@ export function createRuntime(
     timeoutMs: config.alignTimeoutMs,
     ...(config.alignBaseUrl ? { baseUrl: config.alignBaseUrl } : {}),
   });
-  return {
+  const withStores = (db: DynamoSender): Runtime => ({
     config,
     align,
     dynamo,
-    customers: new CustomerStore(dynamo, config.tableName),
-    idempotency: new IdempotencyStore(dynamo, config.tableName),
-    receipts: new ReceiptStore(dynamo, config.tableName),
+    // List cursors are signed with a key derived from a secret the deployment already has.
+    customers: new CustomerStore(db, config.tableName, config.alignApiKey),
+    idempotency: new IdempotencyStore(db, config.tableName),
     log,
-  };
+    until: (deadlineMs) => withStores(boundedDynamo(dynamo, deadlineMs)),
+  });
+  return withStores(dynamo);
 }
 
 let current: Runtime | undefined;

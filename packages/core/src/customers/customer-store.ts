@@ -1,36 +1,47 @@
-import type { Customer } from "@align-onboarding/align";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Customer, Kycs } from "@align-onboarding/align";
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { conditionalWrite } from "../conditional-write.js";
+import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
 export interface CustomerRecord {
   customerId: string;
   owner: string;
-  /** Align's customer, as last seen (from create, a KYC call, a refresh or a webhook). */
+  /** Align's customer as last observed, projected to the fields we serve (see {@link projectCustomer}). */
   customer: Customer;
-  /** When we last had Align's state (epoch ms). */
+  /** When we last had Align's state (epoch ms, our clock): drives GET's refresh. */
   syncedAt: number;
-  /** Align's `created_at` of the last KYC event applied, or when a refresh observed the state. */
-  kycEventAt: string | undefined;
+  /** The instant of the Align observation the stored copy comes from (epoch ms; see {@link CustomerStore.observe}). */
+  asOf: number;
+  /** The idempotency record whose create recorded it; undefined for a customer claimed otherwise. */
+  createdBy: string | undefined;
   createdAt: string;
-  /** Increments on every write; guards read-modify-write. */
-  version: number;
 }
 
 export interface CustomerPage {
   items: CustomerRecord[];
-  /** Opaque; pass back to read the next page. */
+  /** Opaque and signed; pass back to read the next page. */
   nextCursor: string | undefined;
 }
+
+/** An Align observation to record: Align's customer, and the instant it describes. */
+export interface Observation {
+  customer: Customer;
+  /** Epoch ms: when we asked Align (our calls) or the event's `created_at` (webhooks, clamped). */
+  asOf: number;
+  /** Identifies a webhook delivery (a hash of its body): the same delivery again is a `duplicate`. */
+  source?: string;
+}
+
+export type ObserveResult = "applied" | "stale" | "duplicate" | "unknown";
 
 type Item = Record<string, AttributeValue>;
 
@@ -39,15 +50,82 @@ export class CustomerOwnedElsewhereError extends Error {
   override name = "CustomerOwnedElsewhereError";
 }
 
+/** Raised for a list cursor we did not issue to this caller. */
+export class InvalidCursorError extends Error {
+  override name = "InvalidCursorError";
+}
+
+/**
+ * Observations closer than this are ordered by KYC progress, not by their
+ * instants: our own instants are when we *asked* (Align answered somewhat
+ * later), and Align's clock may differ from ours by a little.
+ */
+export const OBSERVATION_WINDOW_MS = 10_000;
+
+/** KYC progress: none < pending < rejected < approved (an unknown status counts as pending). */
+const KYC_RANK = new Map<string, number>([
+  ["pending", 1],
+  ["rejected", 2],
+  ["approved", 3],
+]);
+export function kycRank(kycs: Kycs | null | undefined): number {
+  if (kycs === null || kycs === undefined) return 0;
+  return KYC_RANK.get(kycs.status) ?? 1;
+}
+
+const cap = (value: unknown, max: number): string | undefined =>
+  typeof value === "string" ? value.slice(0, max) : undefined;
+const capNullable = (value: unknown, max: number): string | null | undefined =>
+  value === null ? null : cap(value, max);
+
+/** At most this many `status_breakdown` lines are kept (Align documents 3 currencies and 5 rails). */
+const MAX_BREAKDOWN = 50;
+
+/**
+ * The fields of Align's customer we store and serve, each bounded, so a
+ * record (and a stored response) stays far below DynamoDB's 400 KB item limit
+ * whatever Align sends: about 20 KB at most.
+ */
+export function projectCustomer(customer: Customer): Customer {
+  const kycs = customer.kycs;
+  const optional = (name: string, value: string | null | undefined) => (value === undefined ? {} : { [name]: value });
+  return {
+    customer_id: cap(customer.customer_id, 128) ?? "",
+    email: cap(customer.email, 320) ?? "",
+    ...optional("type", cap(customer.type, 32)),
+    ...optional("first_name", capNullable(customer.first_name, 1024)),
+    ...optional("last_name", capNullable(customer.last_name, 1024)),
+    ...optional("company_name", capNullable(customer.company_name, 1024)),
+    kycs: kycs
+      ? {
+          status: cap(kycs.status, 64) ?? "",
+          ...optional("sub_status", capNullable(kycs.sub_status, 128)),
+          ...optional("kyc_flow_link", capNullable(kycs.kyc_flow_link, 4096)),
+          ...(Array.isArray(kycs.status_breakdown)
+            ? {
+                status_breakdown: kycs.status_breakdown.slice(0, MAX_BREAKDOWN).map((line) => ({
+                  currency: cap(line.currency, 64) ?? "",
+                  payment_rails: cap(line.payment_rails, 64) ?? "",
+                  status: cap(line.status, 64) ?? "",
+                })),
+              }
+            : kycs.status_breakdown === null
+              ? { status_breakdown: null }
+              : {}),
+        }
+      : null,
+  } as Customer;
+}
+
 function decode(item: Item): CustomerRecord {
   return {
     customerId: item.customer_id?.S ?? "",
     owner: item.owner?.S ?? "",
     customer: JSON.parse(item.data?.S ?? "{}") as Customer,
     syncedAt: Number(item.synced_at?.N ?? 0),
-    kycEventAt: item.kyc_event_at?.S,
+    asOf: Number(item.as_of?.N ?? 0),
+    createdBy: item.created_by?.S,
     createdAt: item.created_at?.S ?? "",
-    version: Number(item.version?.N ?? 0),
   };
 }
 
@@ -55,42 +133,61 @@ function decode(item: Item): CustomerRecord {
  * Customers in DynamoDB: one item per customer, found by id or through the
  * owner index. The Align customer (with the email, which is PII) is kept as a
  * JSON attribute, never in a key.
+ *
+ * One write rule covers every write after the first (create's read-back, KYC
+ * start, GET's refresh, webhooks): see {@link CustomerStore.observe}.
  */
 export class CustomerStore {
-  readonly #client: DynamoDBClient;
+  readonly #db: DynamoSender;
   readonly #table: string;
+  readonly #cursorKey: Buffer;
 
-  constructor(client: DynamoDBClient, tableName: string) {
-    this.#client = client;
+  /** @param cursorSecret signs list cursors (any secret of the deployment; rotating it voids open cursors). */
+  constructor(db: DynamoSender, tableName: string, cursorSecret: string) {
+    this.#db = db;
     this.#table = tableName;
+    this.#cursorKey = createHmac("sha256", cursorSecret).update("align-onboarding/list-cursor").digest();
   }
 
   async get(customerId: string): Promise<CustomerRecord | undefined> {
-    const output = await this.#client.send(
+    const item = await this.#read(customerId);
+    return item ? decode(item) : undefined;
+  }
+
+  async #read(customerId: string): Promise<Item | undefined> {
+    const output = await this.#db.send(
       new GetItemCommand({ TableName: this.#table, Key: itemKey(ItemKind.Customer, customerId), ConsistentRead: true }),
     );
-    return output.Item ? decode(output.Item) : undefined;
+    return output.Item;
   }
 
   /**
-   * Records `customer` as owned by `owner`. Idempotent for the same owner;
-   * a record held by another owner is never overwritten.
+   * Records Align's customer as owned by `owner`, made by idempotency record
+   * `createdBy`. Idempotent for the same owner (the stored copy is then
+   * updated by the as-of rule); a record held by another owner is never
+   * touched.
    *
    * @throws {CustomerOwnedElsewhereError} when another owner holds it.
    */
-  async create(owner: string, customer: Customer, now = Date.now()): Promise<CustomerRecord> {
+  async create(
+    owner: string,
+    observation: Observation,
+    createdBy: string | undefined,
+    now = Date.now(),
+  ): Promise<CustomerRecord> {
+    const customer = projectCustomer(observation.customer);
     const createdAt = new Date(now).toISOString();
     const record: CustomerRecord = {
       customerId: customer.customer_id,
       owner,
       customer,
       syncedAt: now,
-      kycEventAt: undefined,
+      asOf: observation.asOf,
+      createdBy,
       createdAt,
-      version: 1,
     };
     try {
-      await this.#client.send(
+      await this.#db.send(
         new PutItemCommand({
           TableName: this.#table,
           Item: {
@@ -101,8 +198,10 @@ export class CustomerStore {
             owner: { S: owner },
             data: { S: JSON.stringify(customer) },
             synced_at: { N: String(now) },
+            as_of: { N: String(observation.asOf) },
+            kyc_rank: { N: String(kycRank(customer.kycs)) },
             created_at: { S: createdAt },
-            version: { N: "1" },
+            ...(createdBy === undefined ? {} : { created_by: { S: createdBy } }),
           },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
@@ -111,82 +210,96 @@ export class CustomerStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const existing = await this.get(customer.customer_id);
-      if (existing?.owner === owner) return existing;
-      throw new CustomerOwnedElsewhereError("Customer is recorded for another owner", { cause: error });
+      if (existing?.owner !== owner) {
+        throw new CustomerOwnedElsewhereError("Customer is recorded for another owner", { cause: error });
+      }
+      await this.observe(customer.customer_id, observation, now);
+      return (await this.get(customer.customer_id)) ?? existing;
     }
   }
 
   /**
-   * Replaces the stored Align customer with a fresher copy (Align's answer to
-   * a call made at `askedAt`), only if nothing else wrote since `record` was
-   * read (a webhook may have applied a newer status meanwhile). Returns the new
-   * record, or undefined when it lost the race.
-   */
-  async replace(record: CustomerRecord, customer: Customer, askedAt: number): Promise<CustomerRecord | undefined> {
-    // Stamped with when we *asked* Align: an event Align created after that may be newer than this
-    // answer, so it must still apply (stamping the arrival time would wrongly make it look stale).
-    const now = askedAt;
-    const observedAt = new Date(now).toISOString();
-    const written = await conditionalWrite(
-      this.#client,
-      new UpdateItemCommand({
-        TableName: this.#table,
-        Key: itemKey(ItemKind.Customer, record.customerId),
-        UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :observed, version = version + :one",
-        ConditionExpression: "version = :version",
-        ExpressionAttributeNames: { "#data": "data" },
-        ExpressionAttributeValues: {
-          ":data": { S: JSON.stringify(customer) },
-          ":now": { N: String(now) },
-          ":observed": { S: observedAt },
-          ":one": { N: "1" },
-          ":version": { N: String(record.version) },
-        },
-      }),
-    );
-    return written
-      ? { ...record, customer, syncedAt: now, kycEventAt: observedAt, version: record.version + 1 }
-      : undefined;
-  }
-
-  /**
-   * Applies a KYC event: stores `customer` (Align's state as of `eventAt`) only
-   * if no newer event (or observation) was applied, so out-of-order deliveries
-   * never move a status backwards. Events with the same time apply in arrival
-   * order: with a coarse clock they cannot be told apart otherwise.
+   * The as-of rule, the one write rule for a recorded customer: store Align's
+   * customer as observed at `asOf` unless a fresher observation is stored.
+   * - An observation more than {@link OBSERVATION_WINDOW_MS} newer than the
+   *   stored one replaces it; one more than that older is refused.
+   * - Within the window, KYC progress decides (none < pending < rejected <
+   *   approved) and, at equal progress, the later instant (ties: arrival
+   *   order). So a slow answer to an early question never undoes a later
+   *   answer, and two events of one instant never move a status back.
    *
-   * @returns `applied`, `stale` (a newer state is stored) or `unknown` (no such customer).
+   * A delivery that was the last one applied (same `source`) is refused as a
+   * `duplicate`, so a redelivery writes nothing.
+   *
+   * @returns `applied`, `stale` (a fresher copy is stored), `duplicate` or `unknown` (no such record).
    */
-  async applyEvent(
-    customerId: string,
-    customer: Customer,
-    eventAt: string,
-    now = Date.now(),
-  ): Promise<"applied" | "stale" | "unknown"> {
+  async observe(customerId: string, observation: Observation, now = Date.now()): Promise<ObserveResult> {
+    const customer = projectCustomer(observation.customer);
+    const { asOf, source } = observation;
     const applied = await conditionalWrite(
-      this.#client,
+      this.#db,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Customer, customerId),
-        UpdateExpression: "SET #data = :data, synced_at = :now, kyc_event_at = :event_at, version = version + :one",
+        UpdateExpression: `SET #data = :data, synced_at = :now, as_of = :as_of, kyc_rank = :rank${
+          source === undefined ? "" : ", last_source = :source"
+        }`,
         ConditionExpression:
-          "attribute_exists(pk) AND (attribute_not_exists(kyc_event_at) OR kyc_event_at <= :event_at)",
+          "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
+          "(as_of <= :window_end AND (kyc_rank < :rank OR (kyc_rank = :rank AND as_of <= :as_of))))" +
+          (source === undefined ? "" : " AND (attribute_not_exists(last_source) OR last_source <> :source)"),
         ExpressionAttributeNames: { "#data": "data" },
         ExpressionAttributeValues: {
           ":data": { S: JSON.stringify(customer) },
           ":now": { N: String(now) },
-          ":event_at": { S: eventAt },
-          ":one": { N: "1" },
+          ":as_of": { N: String(asOf) },
+          ":rank": { N: String(kycRank(customer.kycs)) },
+          ":window_start": { N: String(asOf - OBSERVATION_WINDOW_MS) },
+          ":window_end": { N: String(asOf + OBSERVATION_WINDOW_MS) },
+          ...(source === undefined ? {} : { ":source": { S: source } }),
         },
       }),
     );
     if (applied) return "applied";
-    return (await this.get(customerId)) ? "stale" : "unknown";
+    const current = await this.#read(customerId);
+    if (!current) return "unknown";
+    return source !== undefined && current.last_source?.S === source ? "duplicate" : "stale";
   }
 
-  /** The owner's customers, newest first. */
+  /**
+   * The customer `owner` recorded through idempotency record `createdBy`, if
+   * any (every page of the owner's customers; used only to converge after an
+   * unknown outcome).
+   */
+  async findCreatedBy(owner: string, createdBy: string): Promise<CustomerRecord | undefined> {
+    let start: Item | undefined;
+    do {
+      const output = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TableKeys.ownerIndex,
+          KeyConditionExpression: "#owner_pk = :owner",
+          FilterExpression: "created_by = :created_by",
+          ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
+          ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` }, ":created_by": { S: createdBy } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const found = output.Items?.[0];
+      if (found) return decode(found);
+      start = output.LastEvaluatedKey;
+    } while (start);
+    return undefined;
+  }
+
+  /**
+   * The owner's customers, newest first.
+   *
+   * @throws {InvalidCursorError} for a cursor that this store did not issue to `owner`.
+   */
   async listByOwner(owner: string, limit: number, cursor?: string): Promise<CustomerPage> {
-    const output = await this.#client.send(
+    const start = cursor === undefined ? undefined : this.#decodeCursor(owner, cursor);
+    const output = await this.#db.send(
       new QueryCommand({
         TableName: this.#table,
         IndexName: TableKeys.ownerIndex,
@@ -195,32 +308,54 @@ export class CustomerStore {
         ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` } },
         ScanIndexForward: false,
         Limit: limit,
-        ...(cursor === undefined ? {} : { ExclusiveStartKey: decodeCursor(cursor) }),
+        ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
     return {
       items: (output.Items ?? []).map(decode),
-      nextCursor: output.LastEvaluatedKey ? encodeCursor(output.LastEvaluatedKey) : undefined,
+      nextCursor: output.LastEvaluatedKey ? this.#encodeCursor(output.LastEvaluatedKey) : undefined,
     };
   }
-}
 
-function encodeCursor(key: Item): string {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(key)) if (value.S !== undefined) flat[name] = value.S;
-  return Buffer.from(JSON.stringify(flat)).toString("base64url");
-}
-
-/** @throws {Error} on a cursor we did not issue. */
-export function decodeCursor(cursor: string): Item {
-  const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (typeof parsed !== "object" || parsed === null) throw new Error("Invalid cursor");
-  const key: Item = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== "string") throw new Error("Invalid cursor");
-    key[name] = { S: value };
+  #mac(payload: string): Buffer {
+    return createHmac("sha256", this.#cursorKey).update(payload).digest().subarray(0, 16);
   }
-  const expected = [TableKeys.partition, TableKeys.sort, TableKeys.ownerPartition, TableKeys.ownerSort];
-  if (Object.keys(key).sort().join() !== [...expected].sort().join()) throw new Error("Invalid cursor");
-  return key;
+
+  /** `<payload>.<mac>`, base64url: the last key read, signed so a forged cursor never reaches DynamoDB. */
+  #encodeCursor(key: Item): string {
+    const values = CURSOR_FIELDS.map((name) => key[name]?.S ?? "");
+    const payload = Buffer.from(JSON.stringify(values)).toString("base64url");
+    return `${payload}.${this.#mac(payload).toString("base64url")}`;
+  }
+
+  #decodeCursor(owner: string, cursor: string): Item {
+    const [payload = "", mac = "", ...rest] = cursor.split(".");
+    const expected = this.#mac(payload);
+    const given = Buffer.from(mac, "base64url");
+    if (rest.length > 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new InvalidCursorError("Invalid cursor");
+    }
+    let values: unknown;
+    try {
+      values = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    } catch (cause) {
+      throw new InvalidCursorError("Invalid cursor", { cause });
+    }
+    if (
+      !Array.isArray(values) ||
+      values.length !== CURSOR_FIELDS.length ||
+      !values.every((value) => typeof value === "string" && value.length > 0) ||
+      values[2] !== `OWNER#${owner}`
+    ) {
+      throw new InvalidCursorError("Invalid cursor");
+    }
+    const key: Item = {};
+    CURSOR_FIELDS.forEach((name, index) => {
+      key[name] = { S: values[index] as string };
+    });
+    return key;
+  }
 }
+
+/** The attributes of a GSI page's last key, in cursor order (the owner partition third). */
+const CURSOR_FIELDS = [TableKeys.partition, TableKeys.sort, TableKeys.ownerPartition, TableKeys.ownerSort] as const;

@@ -3,7 +3,7 @@ import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from
 import type { Caller } from "../auth.js";
 import type { ParsedBody } from "../http/body.js";
 import type { Invocation } from "../http/handler.js";
-import { ProblemError } from "../http/problem.js";
+import { Disposition, ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
 import { requestFingerprint, scopeId } from "../idempotency/fingerprint.js";
 import { type Attempt, runIdempotent } from "../idempotency/run.js";
@@ -18,12 +18,18 @@ import {
   type SimulateBody,
   type StartKycBody,
 } from "./api-schemas.js";
-import { CustomerOwnedElsewhereError, type CustomerRecord, decodeCursor } from "./customer-store.js";
+import {
+  CustomerOwnedElsewhereError,
+  type CustomerPage,
+  type CustomerRecord,
+  InvalidCursorError,
+  projectCustomer,
+} from "./customer-store.js";
 
-/** KYC statuses after which nothing changes without a new session. */
-const FINAL_KYC_STATUSES = new Set(["approved", "rejected"]);
+/** KYC statuses after which nothing changes without a new session (`rejected` stays open to resubmission). */
+const FINAL_KYC_STATUSES = new Set(["approved"]);
 
-/** The customer as our API shows it: Align's shape, plus `stale` when Align could not be reached. */
+/** The customer as our API shows it: the stored projection, plus `stale` when Align could not be reached. */
 function publicCustomer(record: CustomerRecord, stale = false): Customer & { stale?: true } {
   return stale ? { ...record.customer, stale: true } : record.customer;
 }
@@ -63,6 +69,7 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
     log,
     annotate: invocation.annotate,
     count: invocation.count,
+    report: invocation.report,
   };
 }
 
@@ -74,11 +81,12 @@ function createSubject(invocation: Invocation, email: string): string {
   return createHmac("sha256", invocation.runtime.config.alignApiKey).update(email.trim().toLowerCase()).digest("hex");
 }
 
-const same = (a: string | null | undefined, b: string | undefined) =>
-  (a ?? "").trim().toLowerCase() === (b ?? "").trim().toLowerCase();
+const normalised = (value: string | null | undefined) => (value ?? "").trim().toLowerCase();
+const same = (a: string | null | undefined, b: string | undefined) => normalised(a) === normalised(b);
 
-/** Whether an Align customer is the one this request describes (used before claiming an orphan). */
+/** Whether an Align customer is the one this request describes (before claiming an orphan). Email first. */
 function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
+  if (!same(customer.email, body.email)) return false;
   if (customer.type !== undefined && customer.type !== body.type) return false;
   return body.type === "individual"
     ? same(customer.first_name, body.first_name) && same(customer.last_name, body.last_name)
@@ -86,13 +94,13 @@ function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
 }
 
 /**
- * Align said the email exists. Find that customer and decide:
- * - ours, and this key's earlier attempt had an unknown outcome: that attempt
- *   worked, so converge on it (201);
+ * Align said the email exists. Find that customer (exact email, normalised) and decide:
+ * - ours and recorded by this very idempotency record (an earlier attempt whose
+ *   answer was lost): converge on it (201);
  * - ours otherwise: 409 carrying its `customer_id`;
  * - nobody's (an earlier attempt with this key created it at Align and died
  *   before recording it) and it matches the request: claim it (201), unless
- *   another caller also tried this email in the last 24 hours (409, not stored);
+ *   another caller has an open attempt at this email (409, not stored);
  * - anything else: 409 without an id, so nothing leaks about others' customers.
  */
 async function resolveExistingEmail(
@@ -100,33 +108,37 @@ async function resolveExistingEmail(
   caller: Caller,
   body: CreateCustomerBody,
   attempt: Attempt,
+  createdBy: string,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
+  const askedAt = Date.now();
   const { items } = await runtime.align.customers.list({ email: body.email }, invocation.alignOptions());
-  if (items.length === 0) {
-    // Align reported a duplicate it cannot show yet; let the caller retry rather than store a guess.
-    throw new ProblemError("upstream_error", { retryAfter: 2, final: false });
+  const candidates = items.filter((candidate) => same(candidate.email, body.email));
+  if (candidates.length === 0) {
+    // Align reported a duplicate it does not show (not yet, or under another spelling): a 409 that is
+    // not stored, so a retry with the key decides again.
+    throw new ProblemError("email_already_exists", { retryAfter: 2, disposition: Disposition.Release });
   }
-  for (const candidate of items) {
+  for (const candidate of candidates) {
     const record = await runtime.customers.get(candidate.customer_id);
     if (record) {
       if (record.owner !== caller.sub) continue;
-      if (attempt.uncertain) {
+      if (attempt.uncertain && record.createdBy === createdBy) {
         invocation.annotate({ event: "create_converged", customer_id: record.customerId });
         return jsonResult(request.requestId, 201, publicCustomer(record));
       }
       throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
     }
     if (attempt.uncertain && matchesRequest(candidate, body)) {
-      // Another caller who tried this email in the last 24 hours may be the orphan's author: then it is
-      // nobody's to take. The 409 is not stored, so a retry decides again once that attempt has expired.
+      // Another caller with an open attempt at this email may be the orphan's author: then it is nobody's
+      // to take. The 409 is not stored, so a retry decides again once that attempt is settled or expired.
       const owners = await runtime.idempotency.intentOwners(createSubject(invocation, body.email));
-      if (owners.some((owner) => owner !== caller.sub)) {
+      if ([...owners].some((owner) => owner !== caller.sub)) {
         invocation.annotate({ event: "create_orphan_contested", customer_id: candidate.customer_id });
-        throw new ProblemError("email_already_exists", { final: false });
+        throw new ProblemError("email_already_exists", { retryAfter: 2, disposition: Disposition.Release });
       }
       try {
-        const claimed = await runtime.customers.create(caller.sub, candidate);
+        const claimed = await runtime.customers.create(caller.sub, { customer: candidate, asOf: askedAt }, createdBy);
         invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
         invocation.count(Metric.CustomersCreated);
         return jsonResult(request.requestId, 201, publicCustomer(claimed));
@@ -140,7 +152,9 @@ async function resolveExistingEmail(
 
 /**
  * `POST /customers`: creates the customer at Align and records it as the
- * caller's, exactly once per idempotency key, converging after an unknown outcome.
+ * caller's, exactly once per idempotency key. After an unknown outcome it
+ * converges: first on a customer this key already recorded, then (Align
+ * having no idempotency keys) through Align's 409 and lookup by email.
  */
 export function createCustomer(
   invocation: Invocation,
@@ -150,15 +164,24 @@ export function createCustomer(
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
   const intent = { owner: caller.sub, subject: createSubject(invocation, body.data.email) };
-  return runIdempotent(idempotent(invocation, caller, key, body.json, intent), async (attempt) => {
+  const call = idempotent(invocation, caller, key, body.json, intent);
+  return runIdempotent(call, async (attempt) => {
+    if (attempt.uncertain) {
+      const mine = await runtime.customers.findCreatedBy(caller.sub, call.id);
+      if (mine) {
+        invocation.annotate({ event: "create_converged", customer_id: mine.customerId });
+        return jsonResult(request.requestId, 201, publicCustomer(mine));
+      }
+    }
+    const askedAt = Date.now();
     let customer: Customer;
     try {
       customer = await runtime.align.customers.create(body.data, invocation.alignOptions());
     } catch (error) {
       if (!(error instanceof AlignConflictError)) throw error;
-      return resolveExistingEmail(invocation, caller, body.data, attempt);
+      return resolveExistingEmail(invocation, caller, body.data, attempt, call.id);
     }
-    const record = await runtime.customers.create(caller.sub, customer);
+    const record = await runtime.customers.create(caller.sub, { customer, asOf: askedAt }, call.id);
     invocation.annotate({
       event: "customer_created",
       customer_id: record.customerId,
@@ -184,14 +207,15 @@ export async function startKyc(
   const record = await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
     // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet.
-    const readAt = Date.now();
-    const current = attempt.uncertain
-      ? await runtime.align.customers.get(customerId, invocation.alignOptions())
-      : undefined;
-    const open = (current ?? record.customer).kycs;
+    let latest = record.customer;
+    if (attempt.uncertain) {
+      const readAt = Date.now();
+      latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
+      await runtime.customers.observe(customerId, { customer: latest, asOf: readAt });
+    }
+    const open = latest.kycs;
     if (open?.status === "pending" && open.kyc_flow_link) {
-      if (current) await runtime.customers.replace(record, current, readAt);
-      return jsonResult(request.requestId, 201, { kycs: open });
+      return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
     }
     const askedAt = Date.now();
     const session = await runtime.align.customers.createKycSession(
@@ -199,17 +223,18 @@ export async function startKyc(
       body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
       invocation.alignOptions(),
     );
-    const saved = await runtime.customers.replace(record, { ...record.customer, kycs: session.kycs }, askedAt);
+    const observed = { ...latest, kycs: session.kycs };
+    const saved = await runtime.customers.observe(customerId, { customer: observed, asOf: askedAt });
     invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
       customer_id: customerId,
       align_request_id: alignRequestId(session),
       kyc_status: session.kycs.status,
-      // A webhook wrote a newer copy between our read and our write; it was kept.
-      kept_newer_copy: saved ? undefined : true,
+      // A fresher observation (a webhook) was stored meanwhile and kept.
+      kept_newer_copy: saved === "applied" ? undefined : true,
     });
-    return jsonResult(request.requestId, 201, { kycs: session.kycs });
+    return jsonResult(request.requestId, 201, { kycs: projectCustomer(observed).kycs });
   });
 }
 
@@ -262,9 +287,9 @@ export async function getCustomer(invocation: Invocation, caller: Caller, custom
       timeoutMs: Math.min(3_000, options.timeoutMs ?? 3_000),
       maxRetries: 0,
     });
-    const updated =
-      (await runtime.customers.replace(record, fresh, askedAt)) ?? (await runtime.customers.get(customerId));
-    return jsonResult(request.requestId, 200, publicCustomer(updated ?? record));
+    const observed = await runtime.customers.observe(customerId, { customer: fresh, asOf: askedAt });
+    const current = observed === "applied" ? undefined : await runtime.customers.get(customerId);
+    return jsonResult(request.requestId, 200, current ? publicCustomer(current) : projectCustomer(fresh));
   } catch (error) {
     log.warn("refresh from Align failed; serving the stored copy", { customer_id: customerId, ...errorFields(error) });
     return jsonResult(request.requestId, 200, publicCustomer(record, true));
@@ -284,18 +309,13 @@ export async function listCustomers(invocation: Invocation, caller: Caller): Pro
   ];
   if (!parsed.success || errors.length > 0) throw new ProblemError("validation_failed", { errors });
   const { limit, cursor } = parsed.data;
-  if (cursor !== undefined) {
-    let partition: string | undefined;
-    try {
-      partition = decodeCursor(cursor).gsi1pk?.S;
-    } catch {
-      partition = undefined;
-    }
-    if (partition !== `OWNER#${caller.sub}`) {
-      throw new ProblemError("validation_failed", { errors: [{ path: ["cursor"], message: "Invalid cursor" }] });
-    }
+  let page: CustomerPage;
+  try {
+    page = await runtime.customers.listByOwner(caller.sub, limit, cursor);
+  } catch (error) {
+    if (!(error instanceof InvalidCursorError)) throw error;
+    throw new ProblemError("validation_failed", { errors: [{ path: ["cursor"], message: "Invalid cursor" }] });
   }
-  const page = await runtime.customers.listByOwner(caller.sub, limit, cursor);
   return jsonResult(request.requestId, 200, {
     items: page.items.map((record) => publicCustomer(record)),
     ...(page.nextCursor === undefined ? {} : { next_cursor: page.nextCursor }),

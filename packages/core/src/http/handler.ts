@@ -4,6 +4,7 @@ import { ConfigError } from "../config.js";
 import { errorFields, type LogFields, Logger } from "../log.js";
 import { emfLine, Metric } from "../metrics.js";
 import { getRuntime, type Runtime } from "../runtime.js";
+import type { ProblemError } from "./problem.js";
 import { type ApiEvent, type HttpRequest, toHttpRequest } from "./request.js";
 import { type ApiResult, problemResult } from "./response.js";
 import { toProblem } from "./to-problem.js";
@@ -28,6 +29,11 @@ export interface Invocation {
   annotate(fields: LogFields): void;
   /** Counts a metric for this request (flushed as one EMF line at its end). */
   count(metric: Metric, value?: number): void;
+  /**
+   * Logs a problem the request ends with (an error line for a 5xx, with the
+   * cause's class, never its text) and counts Align's failures by status.
+   */
+  report(problem: ProblemError): void;
 }
 
 export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
@@ -36,6 +42,8 @@ export type RouteHandler = (invocation: Invocation) => Promise<ApiResult>;
 const DEFAULT_BUDGET_MS = 30_000;
 /** Kept free after an Align call for the DynamoDB writes that record it. */
 const RECORDING_RESERVE_MS = 1_500;
+/** Kept free after the last DynamoDB call to answer: every call is aborted this long before the deadline. */
+const ANSWER_RESERVE_MS = 250;
 const LEASE_MARGIN_MS = 2_000;
 
 /** Functions that have served a request in this process (one per Lambda; several locally). */
@@ -70,8 +78,23 @@ export function httpHandler(name: string, handle: RouteHandler) {
     const count = (metric: Metric, value = 1) => {
       counts[metric] = (counts[metric] ?? 0) + value;
     };
+    const report = (problem: ProblemError) => {
+      const cause = problem.cause ?? problem;
+      log ??= bootLog.child({ function: name, request_id: request.requestId, cold_start: isCold });
+      if (problem.status >= 500) {
+        // A ConfigError's message names the bad variables (never their values): the on-call fix.
+        const detail = cause instanceof ConfigError ? cause.message : undefined;
+        log.error("request failed", { code: problem.code, ...errorFields(cause), detail });
+      } else if (cause instanceof AlignError) {
+        log.warn("Align refused the request", { code: problem.code, ...errorFields(cause) });
+      }
+      if (cause instanceof AlignError) {
+        log.raw(emfLine({ function: name, align_status: String(cause.status) }, { [Metric.AlignErrors]: 1 }));
+      }
+    };
     try {
-      const runtime = getRuntime();
+      // Every DynamoDB call of this invocation ends before its deadline (see boundedDynamo).
+      const runtime = getRuntime().until(deadlineMs - ANSWER_RESERVE_MS);
       log = runtime.log.child({ function: name, request_id: request.requestId, cold_start: isCold });
       const invocation: Invocation = {
         request,
@@ -84,20 +107,13 @@ export function httpHandler(name: string, handle: RouteHandler) {
         },
         annotate: (fields) => Object.assign(notes, fields),
         count,
+        report,
       };
       result = await handle(invocation);
     } catch (error) {
       const problem = toProblem(error);
-      const cause = problem.cause ?? error;
+      report(problem);
       log ??= bootLog.child({ function: name, request_id: request.requestId, cold_start: isCold });
-      if (problem.status >= 500) {
-        // A ConfigError's message names the bad variables (never their values): the on-call fix.
-        const detail = cause instanceof ConfigError ? cause.message : undefined;
-        log.error("request failed", { code: problem.code, ...errorFields(cause), detail });
-      }
-      if (cause instanceof AlignError) {
-        log.raw(emfLine({ function: name, align_status: String(cause.status) }, { [Metric.AlignErrors]: 1 }));
-      }
       result = problemResult(problem, request.requestId);
     }
     if (Object.keys(counts).length > 0) log.raw(emfLine({ function: name }, counts));

@@ -16,13 +16,13 @@ export const Problems = {
   not_found: { status: 404, title: "Not found" },
   email_already_exists: { status: 409, title: "A customer with this email already exists" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
-  delivery_in_progress: { status: 409, title: "This webhook delivery is being processed; retry later" },
   payload_too_large: { status: 413, title: "The body is too large" },
   unsupported_media_type: { status: 415, title: "The body must be application/json" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used with a different request" },
+  upstream_rejected: { status: 422, title: "Align rejected the request" },
   internal_error: { status: 500, title: "Internal error" },
   upstream_error: { status: 502, title: "Align failed to process the request" },
-  upstream_rejected: { status: 502, title: "Align rejected the request" },
+
   upstream_unavailable: { status: 503, title: "Align is unavailable" },
   upstream_rate_limited: { status: 503, title: "Align is rate limiting requests" },
   service_unavailable: { status: 503, title: "The service is temporarily unavailable" },
@@ -32,21 +32,35 @@ export type ProblemCode = keyof typeof Problems;
 
 export const PROBLEM_TYPE_PREFIX = "urn:align-onboarding:problem:";
 
+/**
+ * What an idempotent operation's record does with a failure (see `runIdempotent`),
+ * decided once, where the failure is classified.
+ */
+export const Disposition = {
+  /** A final answer: stored and replayed for 24 hours. Only a 4xx can be final. */
+  Store: "store",
+  /** Nothing changed upstream: the lock is released and a retry with the key runs afresh. */
+  Release: "release",
+  /** Something may have changed upstream: released as uncertain, so a retry converges first. */
+  ReleaseUncertain: "release_uncertain",
+} as const;
+export type Disposition = (typeof Disposition)[keyof typeof Disposition];
+
+/** Seconds a client should wait before retrying after a transient failure. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 2;
+
 export interface ProblemOptions {
   detail?: string;
   errors?: FieldError[];
-  /** Seconds; sent as `Retry-After` where retrying can help. */
+  /** Seconds; sent as `Retry-After`. Every 5xx carries one (default {@link DEFAULT_RETRY_AFTER_SECONDS}). */
   retryAfter?: number;
   /** Extra members of the problem body (e.g. `customer_id`). Never upstream text. */
   extensions?: Record<string, string>;
   /**
-   * Whether this outcome is final for an idempotent request and so stored for
-   * replay. Default: true below 500. Transient failures are not stored, so a
-   * retry with the same key runs again.
+   * Default: `store` below 500, `release_uncertain` from 500. A 5xx is never
+   * stored (it always means "retry"), so `store` is refused there.
    */
-  final?: boolean;
-  /** Whether the upstream change may have happened although this failed. */
-  mayHaveRun?: boolean;
+  disposition?: Disposition;
   cause?: unknown;
 }
 
@@ -60,8 +74,7 @@ export class ProblemError extends Error {
   readonly errors: FieldError[] | undefined;
   readonly retryAfter: number | undefined;
   readonly extensions: Record<string, string>;
-  readonly final: boolean;
-  readonly mayHaveRun: boolean;
+  readonly disposition: Disposition;
 
   constructor(code: ProblemCode, options: ProblemOptions = {}) {
     super(options.detail ?? Problems[code].title, options.cause === undefined ? undefined : { cause: options.cause });
@@ -70,10 +83,13 @@ export class ProblemError extends Error {
     this.title = Problems[code].title;
     this.detail = options.detail;
     this.errors = options.errors;
-    this.retryAfter = options.retryAfter;
+    const retryable = this.status >= 500;
+    if (retryable && options.disposition === Disposition.Store) {
+      throw new TypeError(`A ${this.status} problem cannot be stored: every 5xx means "retry"`);
+    }
+    this.retryAfter = options.retryAfter ?? (retryable ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
     this.extensions = options.extensions ?? {};
-    this.final = options.final ?? this.status < 500;
-    this.mayHaveRun = options.mayHaveRun ?? false;
+    this.disposition = options.disposition ?? (retryable ? Disposition.ReleaseUncertain : Disposition.Store);
   }
 
   /** The RFC 9457 body. */

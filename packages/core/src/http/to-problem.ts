@@ -9,13 +9,12 @@ import {
   AlignRateLimitError,
   AlignServerError,
   AlignTimeoutError,
-  AlignUnexpectedResponseError,
   AlignValidationError,
 } from "@align-onboarding/align";
-import { ProblemError } from "./problem.js";
+import { DEFAULT_RETRY_AFTER_SECONDS, Disposition, ProblemError } from "./problem.js";
 
-/** Seconds a client should wait before retrying after a transient failure. */
-export const DEFAULT_RETRY_AFTER_SECONDS = 2;
+/** How long a caller should wait when our own Align key is refused: an operator has to act. */
+const MISCONFIGURED_RETRY_AFTER_SECONDS = 30;
 
 const retryAfterOf = (error: AlignError) =>
   error.retryAfterMs === undefined
@@ -23,33 +22,42 @@ const retryAfterOf = (error: AlignError) =>
     : Math.min(60, Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
 
 /**
- * Maps an Align failure onto our problems: 502/503/504 with `Retry-After`
- * where retrying can help; never Align's text. Transient ones are not final,
- * so an idempotent retry runs again; `mayHaveRun` marks an unknown outcome.
+ * The one classification of Align failures: which problem the caller sees and
+ * what the idempotency record does with it. Never Align's text.
+ * - Align judged the request itself (400, 404, 409): final, 422 `upstream_rejected`, stored.
+ * - Align certainly did nothing (refused connection, 429, our key refused): 503, released.
+ * - Align may have acted (timeout, dropped connection, 5xx, anything undocumented):
+ *   502/503/504, released as uncertain so the retry converges.
  */
 export function alignProblem(error: AlignError): ProblemError {
   const cause = error;
+  const uncertain = Disposition.ReleaseUncertain;
   if (error instanceof AlignTimeoutError || error instanceof AlignAbortError) {
-    return new ProblemError("upstream_timeout", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause });
+    return new ProblemError("upstream_timeout", { disposition: uncertain, cause });
   }
   if (error instanceof AlignConnectionError) {
     return error.mayHaveReachedServer
-      ? new ProblemError("upstream_error", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause })
-      : new ProblemError("upstream_unavailable", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, cause });
+      ? new ProblemError("upstream_error", { disposition: uncertain, cause })
+      : new ProblemError("upstream_unavailable", { disposition: Disposition.Release, cause });
   }
   if (error instanceof AlignRateLimitError) {
-    return new ProblemError("upstream_rate_limited", { retryAfter: retryAfterOf(error), cause });
+    return new ProblemError("upstream_rate_limited", {
+      retryAfter: retryAfterOf(error),
+      disposition: Disposition.Release,
+      cause,
+    });
   }
   if (error instanceof AlignServerError) {
     const code = error.status === 503 ? "upstream_unavailable" : "upstream_error";
-    return new ProblemError(code, { retryAfter: retryAfterOf(error), mayHaveRun: true, cause });
-  }
-  if (error instanceof AlignUnexpectedResponseError) {
-    return new ProblemError("upstream_error", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause });
+    return new ProblemError(code, { retryAfter: retryAfterOf(error), disposition: uncertain, cause });
   }
   if (error instanceof AlignAuthenticationError || error instanceof AlignPermissionDeniedError) {
-    // Our key or permissions are wrong: an operator problem, not the caller's, and not final.
-    return new ProblemError("upstream_rejected", { final: false, cause });
+    // Our key or its permissions are wrong: nothing ran, and it is the operator's to fix, not the caller's.
+    return new ProblemError("upstream_unavailable", {
+      retryAfter: MISCONFIGURED_RETRY_AFTER_SECONDS,
+      disposition: Disposition.Release,
+      cause,
+    });
   }
   if (
     error instanceof AlignValidationError ||
@@ -57,29 +65,32 @@ export function alignProblem(error: AlignError): ProblemError {
     error instanceof AlignConflictError
   ) {
     // Align judged this very request: the same request would be judged the same way.
-    return new ProblemError("upstream_rejected", { final: true, cause });
+    return new ProblemError("upstream_rejected", { disposition: Disposition.Store, cause });
   }
-  // Anything else (408, a 3xx, an undocumented status) may have come after the change was made.
-  return new ProblemError("upstream_error", { retryAfter: DEFAULT_RETRY_AFTER_SECONDS, mayHaveRun: true, cause });
+  // AlignUnexpectedResponseError, 408, a 3xx, an undocumented status: may have come after the change was made.
+  return new ProblemError("upstream_error", { disposition: uncertain, cause });
 }
 
-const THROTTLING = new Set([
+/** DynamoDB failures worth a retry; the write may or may not have reached the table. */
+const TRANSIENT_NAMES = new Set([
   "ProvisionedThroughputExceededException",
   "ThrottlingException",
   "RequestLimitExceeded",
   "InternalServerError",
   "ServiceUnavailable",
   "TimeoutError",
+  "AbortError",
 ]);
+const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE"]);
 
-/** Any thrown value as a problem; unknown failures are 500 and never final. */
+/** Any thrown value as a problem; anything unclassified is a 500, released as uncertain. */
 export function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof AlignError) return alignProblem(error);
   const name = error instanceof Error ? error.name : "";
   const code = (error as { code?: unknown } | null)?.code;
-  if (THROTTLING.has(name) || code === "ECONNRESET" || code === "ECONNREFUSED" || code === "ETIMEDOUT") {
-    return new ProblemError("service_unavailable", { retryAfter: 1, mayHaveRun: true, cause: error });
+  if (TRANSIENT_NAMES.has(name) || (typeof code === "string" && TRANSIENT_CODES.has(code))) {
+    return new ProblemError("service_unavailable", { retryAfter: 1, cause: error });
   }
-  return new ProblemError("internal_error", { mayHaveRun: true, final: false, cause: error });
+  return new ProblemError("internal_error", { cause: error });
 }

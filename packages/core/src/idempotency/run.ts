@@ -1,4 +1,4 @@
-import { ProblemError } from "../http/problem.js";
+import { Disposition, ProblemError } from "../http/problem.js";
 import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
 import { errorFields, type LogFields, type Logger } from "../log.js";
@@ -19,6 +19,8 @@ export interface IdempotentCall {
   annotate: (fields: LogFields) => void;
   /** Counts a metric for the request. */
   count: (metric: Metric) => void;
+  /** Logs a problem and counts it (Align's by status), as the handler does for a thrown one. */
+  report: (problem: ProblemError) => void;
   /** Indexes the attempt by what it is about (see {@link IdempotencyStore.intentOwners}). */
   intent?: Intent;
 }
@@ -44,8 +46,10 @@ function withRequestId(body: string, requestId: string): string {
  * - a completed record is replayed (`Idempotent-Replayed: true`);
  * - a record in progress is 409 `idempotency_key_in_use` with `Retry-After`;
  * - a record made by another request is 422 `idempotency_key_reused`;
- * - final outcomes (successes and 4xx problems) are stored for 24 hours;
- *   transient failures release the lock, so a retry with the key runs again.
+ * - a success is stored for 24 hours; a failure goes where its
+ *   {@link Disposition} says: a final 4xx is stored, anything else releases
+ *   the lock (as uncertain when Align may have acted), so a retry runs again.
+ *   A 5xx is never stored.
  */
 export async function runIdempotent(
   call: IdempotentCall,
@@ -73,23 +77,36 @@ export async function runIdempotent(
     result = await operation({ uncertain: begun.uncertain });
   } catch (error) {
     const problem = toProblem(error);
-    if (!problem.final) {
-      await call.store
-        .release(call.id, begun.token, begun.uncertain || problem.mayHaveRun)
-        .catch((releaseError: unknown) =>
-          call.log.warn("idempotency release failed; the lease will expire", errorFields(releaseError)),
-        );
-      throw problem;
+    switch (problem.disposition) {
+      case Disposition.Store:
+        // A final answer (4xx): reported here, since it is answered rather than thrown.
+        call.report(problem);
+        result = problemResult(problem, call.requestId);
+        break;
+      case Disposition.Release:
+      case Disposition.ReleaseUncertain: {
+        const uncertain = begun.uncertain || problem.disposition === Disposition.ReleaseUncertain;
+        await release(call, begun.token, uncertain);
+        throw problem;
+      }
     }
-    result = problemResult(problem, call.requestId);
   }
   const { "x-request-id": _requestId, ...headers } = result.headers;
   const stored: StoredResponse = { statusCode: result.statusCode, headers, body: result.body };
-  const completed = await call.store.complete(call.id, begun.token, stored).catch((error: unknown) => {
-    // The work is done; if the record cannot be written the lease expires and a retry converges.
-    call.log.error("idempotency completion failed", errorFields(error));
-    return true;
-  });
-  if (!completed) call.log.warn("idempotency lock lost before completion; result not stored");
+  try {
+    if (!(await call.store.complete(call.id, begun.token, stored))) {
+      call.log.warn("idempotency lock lost before completion; result not stored");
+    }
+  } catch (error) {
+    // The work is done but its record is not: released as uncertain, so a retry converges on it.
+    call.log.error("idempotency completion failed; released as uncertain", errorFields(error));
+    await release(call, begun.token, true);
+  }
   return result;
+}
+
+async function release(call: IdempotentCall, token: string, uncertain: boolean): Promise<void> {
+  await call.store
+    .release(call.id, token, uncertain)
+    .catch((error: unknown) => call.log.warn("idempotency release failed; the lease will expire", errorFields(error)));
 }

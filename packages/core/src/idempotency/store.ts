@@ -3,13 +3,12 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
-  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { conditionalWrite } from "../conditional-write.js";
+import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** Results are kept this long, as Stripe does. */
@@ -23,33 +22,61 @@ export interface StoredResponse {
 }
 
 /**
- * What an attempt is about, indexed so a later recovery can see who else
- * attempted it. `subject` is a keyed hash (never the email itself).
+ * What an attempt is about, indexed while its outcome is open so a later
+ * recovery can see who else may have caused an upstream change. `subject` is
+ * a keyed hash (never the email itself).
  */
 export interface Intent {
   owner: string;
   subject: string;
 }
 
+/**
+ * The states of an idempotency record (attribute `state`):
+ *
+ * ```
+ *             begin                  complete(token)
+ *  (absent) ─────────▶ locked ───────────────────────▶ completed ──▶ replayed for 24 h
+ *     ▲                │  ▲ │
+ *     │ release(token) │  │ │ release(token, uncertain)
+ *     └────────────────┘  │ ▼
+ *                         open          (an attempt may have changed Align)
+ *          begin (uncertain)│
+ *                           └──▶ locked
+ * ```
+ * - `locked`: an invocation holds it (`lock_token`) until `lease_expires_at`.
+ *   Past the lease, a request with the same fingerprint takes it over as
+ *   uncertain (the holder died, maybe after changing Align).
+ * - `open`: released after an unknown outcome; the next attempt takes it as
+ *   uncertain and converges before acting again.
+ * - `completed`: the final answer, replayed as stored.
+ * - Absent: never begun, released with nothing done, or expired (a record past
+ *   `expires_at` counts as absent whether or not TTL has removed it).
+ *
+ * Completing and releasing are conditional on the holder's token, so an
+ * invocation that outlived its lease cannot overwrite its successor's work.
+ * The intent index entry lives only while the outcome is open (`locked`,
+ * `open`): a definite outcome leaves it.
+ */
+export const RecordState = {
+  Locked: "locked",
+  Open: "open",
+  Completed: "completed",
+} as const;
+export type RecordState = (typeof RecordState)[keyof typeof RecordState];
+
 export type BeginResult =
-  /** This invocation holds the lock. `uncertain`: an earlier attempt with this key may have run. */
+  /** This invocation holds the lock. `uncertain`: an earlier attempt with this key may have changed Align. */
   | { kind: "acquired"; token: string; uncertain: boolean }
   | { kind: "replay"; response: StoredResponse }
   | { kind: "in_progress"; retryAfterSeconds: number }
   | { kind: "mismatch" };
 
-const Status = { InProgress: "in_progress", Completed: "completed" } as const;
-
 type Item = Record<string, AttributeValue>;
 
 /**
  * Idempotency records in DynamoDB, with single-item conditional writes only
- * (no transactions, so it runs on dynalite too).
- *
- * A record is locked by a random token with a lease; completing or releasing
- * is conditional on the token, so an invocation that outlived its lease cannot
- * overwrite the work of the one that took over. Expired records count as
- * absent whether or not TTL has removed them.
+ * (no transactions, so it runs on dynalite too). See {@link RecordState}.
  *
  * @example
  * ```ts
@@ -58,20 +85,20 @@ type Item = Record<string, AttributeValue>;
  * ```
  */
 export class IdempotencyStore {
-  readonly #client: DynamoDBClient;
+  readonly #db: DynamoSender;
   readonly #table: string;
   readonly #now: () => number;
 
-  constructor(client: DynamoDBClient, tableName: string, now: () => number = Date.now) {
-    this.#client = client;
+  constructor(db: DynamoSender, tableName: string, now: () => number = Date.now) {
+    this.#db = db;
     this.#table = tableName;
     this.#now = now;
   }
 
   /**
-   * Takes the lock, or says why not. One conditional PutItem; where the store
-   * does not return the old item on a failed condition (dynalite), one
-   * consistent GetItem more.
+   * absent | expired | open | locked past its lease -> `locked`, or says why
+   * not. One conditional PutItem; where the store does not return the old item
+   * on a failed condition (dynalite), one consistent GetItem more.
    */
   async begin(id: string, fingerprint: string, leaseUntilMs: number, intent?: Intent): Promise<BeginResult> {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -79,12 +106,12 @@ export class IdempotencyStore {
       const nowSeconds = Math.floor(now / 1000);
       const token = randomUUID();
       try {
-        const output = await this.#client.send(
+        const output = await this.#db.send(
           new PutItemCommand({
             TableName: this.#table,
             Item: {
               ...itemKey(ItemKind.Idempotency, id),
-              status: { S: Status.InProgress },
+              state: { S: RecordState.Locked },
               fingerprint: { S: fingerprint },
               lock_token: { S: token },
               lease_expires_at: { N: String(leaseUntilMs) },
@@ -99,13 +126,14 @@ export class IdempotencyStore {
                 : {}),
             },
             ConditionExpression:
-              "attribute_not_exists(pk) OR expires_at < :now_s OR " +
-              "(#status = :in_progress AND lease_expires_at < :now_ms AND fingerprint = :fingerprint)",
-            ExpressionAttributeNames: { "#status": "status" },
+              "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND " +
+              "(#state = :open OR (#state = :locked AND lease_expires_at < :now_ms)))",
+            ExpressionAttributeNames: { "#state": "state" },
             ExpressionAttributeValues: {
               ":now_s": { N: String(nowSeconds) },
               ":now_ms": { N: String(now) },
-              ":in_progress": { S: Status.InProgress },
+              ":open": { S: RecordState.Open },
+              ":locked": { S: RecordState.Locked },
               ":fingerprint": { S: fingerprint },
             },
             ReturnValues: "ALL_OLD",
@@ -113,11 +141,8 @@ export class IdempotencyStore {
           }),
         );
         const previous = output.Attributes;
-        // A live record was taken over: its holder crashed (still has a token) or released an unknown outcome.
-        const uncertain =
-          previous !== undefined &&
-          Number(previous.expires_at?.N ?? 0) >= nowSeconds &&
-          (previous.uncertain?.BOOL === true || previous.lock_token !== undefined);
+        // Taking over a live `open` or `locked` record: an earlier attempt may have changed Align.
+        const uncertain = previous !== undefined && Number(previous.expires_at?.N ?? 0) >= nowSeconds;
         return { kind: "acquired", token, uncertain };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) {
@@ -131,54 +156,75 @@ export class IdempotencyStore {
         const current = error.Item ?? (await this.#read(id));
         if (!current || Number(current.expires_at?.N ?? 0) < nowSeconds) continue; // gone or expired meanwhile
         if (current.fingerprint?.S !== fingerprint) return { kind: "mismatch" };
-        if (current.status?.S === Status.Completed && current.response?.S) {
+        const state = current.state?.S;
+        if (state === RecordState.Completed && current.response?.S) {
           return { kind: "replay", response: JSON.parse(current.response.S) as StoredResponse };
         }
-        const leaseLeft = Number(current.lease_expires_at?.N ?? 0) - now;
-        if (leaseLeft >= 0) {
-          return { kind: "in_progress", retryAfterSeconds: Math.min(5, Math.max(1, Math.ceil(leaseLeft / 1000))) };
+        if (state === RecordState.Locked) {
+          const leaseLeft = Number(current.lease_expires_at?.N ?? 0) - now;
+          if (leaseLeft >= 0) {
+            return { kind: "in_progress", retryAfterSeconds: Math.min(5, Math.max(1, Math.ceil(leaseLeft / 1000))) };
+          }
         }
-        // The lease ran out between our write and our read: try to take over.
+        // Released or past its lease between our write and our read: try to take it over.
       }
     }
     return { kind: "in_progress", retryAfterSeconds: 1 };
   }
 
   /**
-   * Who else has tried, in the last 24 hours, the operation an intent names
-   * (for a create: the same email): the owners of the live records indexed
-   * under `subject`. The index is eventually consistent, which is enough here:
-   * an attempt is indexed long before another caller could find its result.
+   * Who else has an open attempt, in the last 24 hours, at the operation an
+   * intent names (for a create: the same email): the owners of the live
+   * `locked` or `open` records indexed under `subject`, every page. The index
+   * is eventually consistent, which is enough here: an attempt is indexed long
+   * before another caller could find its result.
    */
-  async intentOwners(subject: string): Promise<string[]> {
+  async intentOwners(subject: string): Promise<Set<string>> {
     const nowSeconds = Math.floor(this.#now() / 1000);
-    const output = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#table,
-        IndexName: TableKeys.ownerIndex,
-        KeyConditionExpression: "#intent = :intent",
-        ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
-        ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
-      }),
-    );
-    return (output.Items ?? [])
-      .filter((item) => Number(item.expires_at?.N ?? 0) >= nowSeconds)
-      .map((item) => item.owner?.S ?? "");
+    const owners = new Set<string>();
+    let start: Item | undefined;
+    do {
+      const output = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TableKeys.ownerIndex,
+          KeyConditionExpression: "#intent = :intent",
+          ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
+          ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of output.Items ?? []) {
+        const live = Number(item.expires_at?.N ?? 0) >= nowSeconds && item.state?.S !== RecordState.Completed;
+        if (live && item.owner?.S) owners.add(item.owner.S);
+      }
+      start = output.LastEvaluatedKey;
+    } while (start);
+    return owners;
   }
 
-  /** Stores the final response. False when the lock was lost (another invocation took over). */
+  /**
+   * `locked` -> `completed`: stores the final response and leaves the intent
+   * index. False when the lock was lost (another invocation took over).
+   */
   async complete(id: string, token: string, response: StoredResponse): Promise<boolean> {
     return conditionalWrite(
-      this.#client,
+      this.#db,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Idempotency, id),
         UpdateExpression:
-          "SET #status = :completed, #response = :response REMOVE lock_token, lease_expires_at, uncertain",
-        ConditionExpression: "lock_token = :token",
-        ExpressionAttributeNames: { "#status": "status", "#response": "response" },
+          "SET #state = :completed, #response = :response REMOVE lock_token, lease_expires_at, #gpk, #gsk",
+        ConditionExpression: "#state = :locked AND lock_token = :token",
+        ExpressionAttributeNames: {
+          "#state": "state",
+          "#response": "response",
+          "#gpk": TableKeys.ownerPartition,
+          "#gsk": TableKeys.ownerSort,
+        },
         ExpressionAttributeValues: {
-          ":completed": { S: Status.Completed },
+          ":completed": { S: RecordState.Completed },
+          ":locked": { S: RecordState.Locked },
           ":response": { S: JSON.stringify(response) },
           ":token": { S: token },
         },
@@ -187,36 +233,42 @@ export class IdempotencyStore {
   }
 
   /**
-   * Gives the lock up without an outcome, so a retry with the same key runs
-   * again. When the attempt may have changed something upstream, the record
-   * stays, marked `uncertain`, so the retry knows to converge.
+   * `locked` -> absent (nothing changed upstream: a retry runs afresh), or
+   * `locked` -> `open` when the attempt may have changed Align (the retry
+   * converges first). False when the lock was lost.
    */
   async release(id: string, token: string, uncertain: boolean): Promise<boolean> {
     if (!uncertain) {
       return conditionalWrite(
-        this.#client,
+        this.#db,
         new DeleteItemCommand({
           TableName: this.#table,
           Key: itemKey(ItemKind.Idempotency, id),
-          ConditionExpression: "lock_token = :token",
-          ExpressionAttributeValues: { ":token": { S: token } },
+          ConditionExpression: "#state = :locked AND lock_token = :token",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":locked": { S: RecordState.Locked }, ":token": { S: token } },
         }),
       );
     }
     return conditionalWrite(
-      this.#client,
+      this.#db,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Idempotency, id),
-        UpdateExpression: "SET uncertain = :true, lease_expires_at = :zero REMOVE lock_token",
-        ConditionExpression: "lock_token = :token",
-        ExpressionAttributeValues: { ":true": { BOOL: true }, ":zero": { N: "0" }, ":token": { S: token } },
+        UpdateExpression: "SET #state = :open REMOVE lock_token, lease_expires_at",
+        ConditionExpression: "#state = :locked AND lock_token = :token",
+        ExpressionAttributeNames: { "#state": "state" },
+        ExpressionAttributeValues: {
+          ":open": { S: RecordState.Open },
+          ":locked": { S: RecordState.Locked },
+          ":token": { S: token },
+        },
       }),
     );
   }
 
   async #read(id: string): Promise<Item | undefined> {
-    const output = await this.#client.send(
+    const output = await this.#db.send(
       new GetItemCommand({ TableName: this.#table, Key: itemKey(ItemKind.Idempotency, id), ConsistentRead: true }),
     );
     return output.Item;

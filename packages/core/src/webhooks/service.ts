@@ -1,23 +1,29 @@
+import { createHash } from "node:crypto";
 import {
   AlignWebhookPayloadError,
-  type Customer,
+  type CustomerKycsUpdatedEvent,
   isCustomerKycsUpdatedEvent,
   parseWebhookEvent,
   SIGNATURE_HEADER,
   verifySignature,
   type WebhookEvent,
 } from "@align-onboarding/align";
+import { OBSERVATION_WINDOW_MS, type Observation } from "../customers/customer-store.js";
 import type { Invocation } from "../http/handler.js";
 import { ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
-import { errorFields } from "../log.js";
 import { Metric } from "../metrics.js";
-import { receiptId } from "./receipt-store.js";
 
 /** Deliveries above this are refused before anything else (Align's are a few KiB). */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
 
-export type WebhookOutcome = "processed" | "duplicate" | "stale" | "unknown_customer" | "ignored_event_type";
+export type WebhookOutcome =
+  | "processed"
+  | "duplicate"
+  | "stale"
+  | "unknown_customer"
+  | "ignored_event_type"
+  | "entity_mismatch";
 
 /**
  * Checks the signature over the exact bytes received, in constant time,
@@ -48,60 +54,59 @@ export function parseDelivery(invocation: Invocation): WebhookEvent {
   }
 }
 
-/** Align's state for the event: the embedded customer, else a fresh read. */
-async function customerOf(invocation: Invocation, event: WebhookEvent): Promise<Customer> {
-  if (isCustomerKycsUpdatedEvent(event) && event.entity_object) return event.entity_object;
-  return invocation.runtime.align.customers.get(event.entity_id, invocation.alignOptions());
+/** Identifies a delivery by its exact bytes: Align sends no event id, and a retry repeats the body. */
+const deliveryId = (rawBody: Uint8Array) => createHash("sha256").update(rawBody).digest("base64url");
+
+/**
+ * The instant an event describes, as epoch ms. An event dated beyond now plus
+ * the observation window counts as dated then, so no timestamp (a far-future
+ * or extended-year one included) can freeze a record against later events.
+ */
+export function eventInstant(createdAt: string, now = Date.now()): number {
+  return Math.min(Date.parse(createdAt), now + OBSERVATION_WINDOW_MS);
 }
 
-async function apply(invocation: Invocation, event: WebhookEvent): Promise<WebhookOutcome> {
-  const { runtime } = invocation;
-  if (!isCustomerKycsUpdatedEvent(event)) return "ignored_event_type";
-  // Skip an Align read for a customer that is not ours.
-  if (!event.entity_object && !(await runtime.customers.get(event.entity_id))) return "unknown_customer";
-  const customer = await customerOf(invocation, event);
-  const eventAt = new Date(event.created_at).toISOString();
-  const result = await runtime.customers.applyEvent(event.entity_id, customer, eventAt);
+async function applyKycEvent(invocation: Invocation, event: CustomerKycsUpdatedEvent): Promise<WebhookOutcome> {
+  const { runtime, request, log } = invocation;
+  const source = deliveryId(request.body);
+  let observation: Observation;
+  if (event.entity_object) {
+    observation = { customer: event.entity_object, asOf: eventInstant(event.created_at), source };
+  } else {
+    // The older format names the customer only: skip an Align read for one that is not ours, else re-read it.
+    if (!(await runtime.customers.get(event.entity_id))) return "unknown_customer";
+    const askedAt = Date.now();
+    const customer = await runtime.align.customers.get(event.entity_id, invocation.alignOptions());
+    observation = { customer, asOf: askedAt, source };
+  }
+  if (observation.customer.customer_id !== event.entity_id) {
+    // Signed, yet about another customer than it names: applying it would write one customer's data
+    // over another's. Acknowledged (a retry would not change it), counted and logged.
+    log.warn("webhook entity_object is not the customer named by entity_id; ignored", {
+      event_type: event.event_type,
+      entity_id: event.entity_id,
+    });
+    invocation.count(Metric.WebhooksRejected);
+    return "entity_mismatch";
+  }
+  const result = await runtime.customers.observe(event.entity_id, observation);
   if (result === "applied") return "processed";
-  return result === "stale" ? "stale" : "unknown_customer";
+  return result === "unknown" ? "unknown_customer" : result;
 }
 
 /**
- * `POST /webhooks/align`: one receipt per delivery; a duplicate of a processed
- * delivery is answered 200 and does nothing, a copy arriving while the first
- * is processed 409 with Retry-After (the first may still fail); an unknown event type or customer is acknowledged so
- * Align stops retrying it; a failure answers 5xx and removes the receipt so
- * Align's retry is processed.
+ * `POST /webhooks/align`: applies a `customer.kycs.updated` event as one
+ * conditional write under the as-of rule (see `CustomerStore.observe`), which
+ * is itself idempotent and ordered: a redelivery is a `duplicate`, an older
+ * event `stale`, both acknowledged with nothing written. Unknown event types
+ * and customers are acknowledged so Align stops retrying them; a failure
+ * answers 5xx with nothing recorded, so Align's retry is processed.
  */
 export async function receiveWebhook(invocation: Invocation, event: WebhookEvent): Promise<ApiResult> {
-  const { runtime, request, log } = invocation;
+  const { request } = invocation;
   const fields = { event_type: event.event_type, entity_id: event.entity_id };
-  const id = receiptId(event.event_type, event.entity_id, event.created_at, request.body);
-  const claim = await runtime.receipts.claim(id, event.event_type, invocation.leaseUntilMs);
-  if (claim.kind === "duplicate") {
-    invocation.annotate({ ...fields, event: "webhook_duplicate" });
-    invocation.count(Metric.WebhooksDuplicate);
-    return jsonResult(request.requestId, 200, { received: true, outcome: "duplicate" });
-  }
-  if (claim.kind === "in_progress") {
-    invocation.annotate({ ...fields, event: "webhook_in_progress" });
-    throw new ProblemError("delivery_in_progress", { retryAfter: claim.retryAfterSeconds });
-  }
-  let outcome: WebhookOutcome;
-  try {
-    outcome = await apply(invocation, event);
-  } catch (error) {
-    log.warn("webhook processing failed; receipt removed for Align's retry", { ...fields, ...errorFields(error) });
-    await runtime.receipts.remove(id, claim.token).catch((removeError: unknown) => {
-      log.error("webhook receipt removal failed; its lease will expire", errorFields(removeError));
-    });
-    throw error;
-  }
-  // The work is done; if the receipt cannot be marked, its lease expires and a redelivery finds the event stale.
-  await runtime.receipts.complete(id, claim.token, outcome).catch((error: unknown) => {
-    log.warn("webhook receipt completion failed", { ...fields, ...errorFields(error) });
-  });
+  const outcome = isCustomerKycsUpdatedEvent(event) ? await applyKycEvent(invocation, event) : "ignored_event_type";
   invocation.annotate({ ...fields, event: "webhook_accepted", outcome });
-  invocation.count(Metric.WebhooksAccepted);
+  invocation.count(outcome === "duplicate" ? Metric.WebhooksDuplicate : Metric.WebhooksAccepted);
   return jsonResult(request.requestId, 200, { received: true, outcome });
 }
