@@ -2,7 +2,8 @@
  * The idempotency store's rules, against dynalite through the real AWS SDK,
  * with a controllable clock.
  */
-import { IdempotencyStore } from "@align-onboarding/core";
+import { IdempotencyStore, IDEMPOTENCY_TTL_SECONDS } from "@align-onboarding/core";
+import { BatchWriteItemCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
@@ -88,5 +89,86 @@ describe("IdempotencyStore", () => {
     expect(await store.release(id, second.token, true)).toBe(true);
     const retry = await acquire();
     expect(retry.uncertain).toBe(true);
+  });
+
+  const stateOf = async (recordId: string) =>
+    (
+      await dynamo.client.send(
+        new GetItemCommand({
+          TableName: TABLE,
+          Key: { pk: { S: `IDEMPOTENCY#${recordId}` }, sk: { S: "IDEMPOTENCY" } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+
+  it("names its state explicitly: locked, then open after an uncertain release, then completed", async () => {
+    const first = await acquire();
+    expect((await stateOf(id))?.state?.S).toBe("locked");
+    expect(await store.release(id, first.token, true)).toBe(true);
+    const open = await stateOf(id);
+    expect(open?.state?.S).toBe("open");
+    expect(open?.lock_token).toBeUndefined();
+    const second = await acquire();
+    expect(second.uncertain).toBe(true);
+    expect(await store.complete(id, second.token, response)).toBe(true);
+    const done = await stateOf(id);
+    expect(done?.state?.S).toBe("completed");
+    expect(done?.lock_token).toBeUndefined();
+    expect(done?.lease_expires_at).toBeUndefined();
+  });
+
+  it("holds a lease to the millisecond: in progress at its last instant, taken over just after", async () => {
+    await acquire("fp", 1_000);
+    now += 1_000;
+    expect((await store.begin(id, "fp", now + 1_000)).kind).toBe("in_progress");
+    now += 1;
+    const taken = await store.begin(id, "fp", now + 1_000);
+    expect(taken).toMatchObject({ kind: "acquired", uncertain: true });
+  });
+
+  it("keeps a completed record exactly 24 hours", async () => {
+    const first = await acquire();
+    await store.complete(id, first.token, response);
+    now += IDEMPOTENCY_TTL_SECONDS * 1000;
+    expect((await store.begin(id, "fp", now + 1_000)).kind).toBe("replay");
+    now += 1_000;
+    expect(await store.begin(id, "fp", now + 1_000)).toMatchObject({ kind: "acquired", uncertain: false });
+  });
+
+  it("indexes an intent only while its outcome is open, and reads every page of the index", async () => {
+    const subject = `subject-${n}`;
+    // More than one page (1 MB) of other attempts at the same subject, written directly for speed.
+    const pad = "x".repeat(10_000);
+    for (let batch = 0; batch < 6; batch++) {
+      await dynamo.client.send(
+        new BatchWriteItemCommand({
+          RequestItems: {
+            [TABLE]: Array.from({ length: 20 }, (_, i) => ({
+              PutRequest: {
+                Item: {
+                  pk: { S: `IDEMPOTENCY#filler-${n}-${batch}-${i}` },
+                  sk: { S: "IDEMPOTENCY" },
+                  state: { S: "open" },
+                  owner: { S: "filler" },
+                  gsi1pk: { S: `INTENT#${subject}` },
+                  gsi1sk: { S: `a-${batch}-${i}` },
+                  expires_at: { N: String(Math.floor(now / 1000) + 3_600) },
+                  pad: { S: pad },
+                },
+              },
+            })),
+          },
+        }),
+      );
+    }
+    // The stranger's attempt sorts after every filler: it is on the last page.
+    const strangerId = `zz-stranger-${n}`;
+    const stranger = await store.begin(strangerId, "fp", now + 10_000, { owner: "stranger", subject });
+    if (stranger.kind !== "acquired") throw new Error("expected to acquire");
+    expect(await store.intentOwners(subject)).toEqual(new Set(["filler", "stranger"]));
+    // A definite outcome leaves the index.
+    await store.complete(strangerId, stranger.token, response);
+    expect(await store.intentOwners(subject)).toEqual(new Set(["filler"]));
   });
 });
