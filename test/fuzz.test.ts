@@ -3,7 +3,10 @@
  * route, each carrying at least one defect (token, key, body, content type,
  * path, query, signature). Never a 5xx, never a hang, every error a valid
  * problem+json (or API Gateway's own 401/404 body), and never a record written
- * or an Align call made by a rejected request.
+ * or an Align call made by a rejected request. Strings come from random
+ * generators and from a dictionary of hostile values (built-in property names,
+ * numbers and dates at the edges) for every string field, header, query
+ * parameter and path parameter.
  */
 import { createHmac } from "node:crypto";
 import { PROBLEM_TYPE_PREFIX } from "@align-onboarding/core";
@@ -42,6 +45,44 @@ interface Hostile {
 
 // ---- building blocks -------------------------------------------------------
 
+/** Values that break naive code: object built-ins, number and date edges, odd JSON. */
+const HOSTILE_WORDS = [
+  "constructor",
+  "__proto__",
+  "prototype",
+  "toString",
+  "valueOf",
+  "hasOwnProperty",
+  "isPrototypeOf",
+  "propertyIsEnumerable",
+  "toLocaleString",
+  "__defineGetter__",
+  "__lookupGetter__",
+  "then",
+  "length",
+  "0",
+  "-1",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "1e400",
+  "9".repeat(400),
+  "null",
+  "undefined",
+  "true",
+  "+275760-09-13T00:00:00.000Z",
+  "-271821-04-20T00:00:00.000Z",
+  "9999-12-31T23:59:59.999Z",
+  "0000-01-01T00:00:00Z",
+  "individual ",
+  "INDIVIDUAL",
+] as const;
+const hostileWord = fc.constantFrom(...HOSTILE_WORDS);
+/** A string from the dictionary or a random one. */
+const anyString = (maxLength: number) => fc.oneof(hostileWord, fc.string({ maxLength }));
+/** Header names and values must be valid HTTP: the dictionary's token-safe words. */
+const headerWord = fc.constantFrom(...HOSTILE_WORDS.filter((word) => /^[A-Za-z0-9_.+-]{1,60}$/.test(word)));
+
 const goodToken = () => t.stack.token("user-a");
 const badToken = fc.oneof(
   fc.constant<string | null>(null),
@@ -55,7 +96,8 @@ const badToken = fc.oneof(
     return signToken({ ...jwt, audience: "other" }, "user-a");
   }),
 );
-const goodKey = fc.uuid();
+// Dictionary words are valid keys too (printable ASCII): they must be looked up safely.
+const goodKey = fc.oneof(fc.uuid(), headerWord);
 const badKey = fc.oneof(
   fc.constant<string | null>(null),
   fc.stringMatching(/^[A-Za-z0-9]{256,300}$/),
@@ -70,6 +112,7 @@ const junkJson = fc.oneof(
 );
 const badId = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent),
+  hostileWord.map(encodeURIComponent),
   fc.constant("123e4567-e89b-12d3-a456-426614174000"), // nobody's
   fc.constant("__THEIRS__"), // another caller's
 );
@@ -91,6 +134,13 @@ const brokenCreate = fc.oneof(
     fc.string({ maxLength: 30 }).map((email) => ({ ...v, email: `${email.replace(/@/g, "")} ` })),
   ),
   validCreate.map((v) => ({ ...v, type: "robot" })),
+  // Every string field, in turn, from the dictionary (or random), run through the whole schema; an unknown
+  // field keeps the body a defect even where the word itself is a valid value (a first name "constructor").
+  fc
+    .tuple(validCreate, fc.constantFrom("email", "type", "first_name", "last_name", "company_name"), anyString(30))
+    .map(([v, field, value]) => ({ ...v, [field]: value, x_defect: 1 })),
+  // A dictionary word as an unknown field name (a JSON `__proto__` key included).
+  fc.tuple(validCreate, hostileWord).map(([v, word]) => `${JSON.stringify(v).slice(0, -1)},${JSON.stringify(word)}:1}`),
   validCreate.map(({ first_name: _f, ...v }) => v),
   validCreate.map((v) => ({ ...v, type: "corporate" })), // no company_name
   validCreate.chain((v) => fc.string({ minLength: 1, maxLength: 12 }).map((k) => ({ ...v, [`x_${k}`]: 1 }))),
@@ -110,7 +160,7 @@ function hostile(defects: Part[], build: (parts: Record<Part, unknown>) => Hosti
         "body",
         fc.oneof(
           junkJson,
-          brokenCreate.map((v) => JSON.stringify(v)),
+          brokenCreate.map((v) => (typeof v === "string" ? v : JSON.stringify(v))),
         ),
         validCreate.map((v) => JSON.stringify(v)),
       ),
@@ -120,6 +170,8 @@ function hostile(defects: Part[], build: (parts: Record<Part, unknown>) => Hosti
         fc.constantFrom("application/json", "application/json; charset=utf-8"),
       ),
       id: pick<string>("id", badId, fc.constant("__MINE__")),
+      // An extra header named and valued from the dictionary, on every request (never itself a defect).
+      extra: fc.option(fc.tuple(headerWord, headerWord), { nil: undefined }),
       query: pick<string>(
         "query",
         fc.oneof(
@@ -127,6 +179,9 @@ function hostile(defects: Part[], build: (parts: Record<Part, unknown>) => Hosti
           fc.integer({ min: 101, max: 10_000 }).map((n) => `limit=${n}`),
           fc.string({ minLength: 1, maxLength: 30 }).map((s) => `cursor=${encodeURIComponent(s)}`),
           fc.string({ minLength: 1, maxLength: 10 }).map((s) => `x${encodeURIComponent(s)}=1`),
+          hostileWord.map((word) => `limit=${encodeURIComponent(word)}`),
+          hostileWord.map((word) => `cursor=${encodeURIComponent(word)}`),
+          hostileWord.map((word) => `${encodeURIComponent(word)}=1`),
         ),
         fc.constant(""),
       ),
@@ -142,6 +197,11 @@ function headersOf(parts: Record<Part, unknown>, withBody: boolean): Record<stri
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (parts.key !== null && parts.key !== undefined) headers["idempotency-key"] = parts.key as string;
   if (withBody) headers["content-type"] = parts.contentType as string;
+  const extra = (parts as { extra?: [string, string] }).extra;
+  if (extra && !Object.hasOwn(headers, extra[0])) {
+    // defineProperty: a plain assignment to `__proto__` would not create a header.
+    Object.defineProperty(headers, extra[0], { value: extra[1], enumerable: true, writable: true, configurable: true });
+  }
   return headers;
 }
 
@@ -269,10 +329,13 @@ describe("hostile input, 5,000 requests per route", () => {
   it("POST /webhooks/align", async () => {
     const sign = (body: string, secret: string) => createHmac("sha256", secret).update(body).digest("hex");
     const event = fc.record({
-      event_type: fc.constantFrom("customer.kycs.updated", "card.issued"),
-      entity_id: fc.constantFrom(mine, theirs),
-      entity_type: fc.constant("customer"),
-      created_at: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      event_type: fc.oneof(fc.constantFrom("customer.kycs.updated", "card.issued"), hostileWord),
+      entity_id: fc.oneof(fc.constantFrom(mine, theirs), hostileWord),
+      entity_type: fc.oneof(fc.constant("customer"), hostileWord),
+      created_at: fc.oneof(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        hostileWord,
+      ),
     });
     const badlySigned = fc
       .tuple(

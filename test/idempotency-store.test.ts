@@ -2,9 +2,9 @@
  * The idempotency store's rules, against dynalite through the real AWS SDK,
  * with a controllable clock.
  */
-import { IdempotencyStore, IDEMPOTENCY_TTL_SECONDS } from "@align-onboarding/core";
-import { BatchWriteItemCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "@align-onboarding/core";
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
+import { BatchWriteItemCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 const TABLE = "idempotency-test";

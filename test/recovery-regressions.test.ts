@@ -26,7 +26,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   // Every GET refreshes from Align (bound 0), so a refresh can race a KYC start.
-  t = await startTestStack({ registerWebhook: false, env: { ALIGN_TIMEOUT_MS: "1000", KYC_REFRESH_AFTER_SECONDS: "0" } });
+  t = await startTestStack({
+    registerWebhook: false,
+    env: { ALIGN_TIMEOUT_MS: "1000", KYC_REFRESH_AFTER_SECONDS: "0" },
+  });
   const { getRuntime } = await import("@align-onboarding/core");
   dynamoFaults = installDynamoFaults(getRuntime().dynamo);
 });
@@ -199,6 +202,15 @@ describe("hostile input", () => {
       expect(answer.status).toBe(400);
       expect(answer.json.code).toBe("validation_failed");
       expect(answer.json.errors).toContainEqual(expect.objectContaining({ path: ["type"] }));
+    },
+  );
+
+  it.each(["__proto__", "constructor"])(
+    "a query parameter named %s is refused as unknown (400), not dropped",
+    async (name) => {
+      const answer = await t.api("GET", `/customers?${name}=1`);
+      expect(answer.status).toBe(400);
+      expect(answer.json.errors).toEqual([{ path: [name], message: "Unknown query parameter" }]);
     },
   );
 

@@ -132,11 +132,13 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
           pathParameters[name] = raw;
         }
       });
-      const headers: Record<string, string> = {};
+      // Null-prototype maps, as Lambda's JSON.parse of the event gives: `__proto__` or `constructor`
+      // in a query or header is data, not a property of Object.prototype.
+      const headers = Object.create(null) as Record<string, string>;
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
       }
-      const query: Record<string, string> = {};
+      const query = Object.create(null) as Record<string, string>;
       for (const [name, value] of url.searchParams)
         query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
       const contentType = headers["content-type"] ?? "";

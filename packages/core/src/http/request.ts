@@ -20,14 +20,21 @@ export interface HttpRequest {
 
 export type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
+/**
+ * Null-prototype maps: a header or parameter named `__proto__` is kept as
+ * data (on a plain object the assignment would vanish), and `constructor`
+ * finds nothing that was not sent.
+ */
+const emptyMap = (): Record<string, string> => Object.create(null) as Record<string, string>;
+
 function lowerCased(source: Record<string, string | undefined> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = emptyMap();
   for (const [name, value] of Object.entries(source ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
   return out;
 }
 
 function defined(source: Record<string, string | undefined> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = emptyMap();
   for (const [name, value] of Object.entries(source ?? {})) if (value !== undefined) out[name] = value;
   return out;
 }
