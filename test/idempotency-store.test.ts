@@ -164,11 +164,11 @@ describe("IdempotencyStore", () => {
     }
     // The stranger's attempt sorts after every filler: it is on the last page.
     const strangerId = `zz-stranger-${n}`;
-    const stranger = await store.begin(strangerId, "fp", now + 10_000, { owner: "stranger", subject });
+    const stranger = await store.begin(strangerId, "fp", now + 10_000, { owner: "stranger", subject, detail: "d" });
     if (stranger.kind !== "acquired") throw new Error("expected to acquire");
-    expect(await store.intentOwners(subject)).toEqual(new Set(["filler", "stranger"]));
+    expect(new Set((await store.openIntents(subject)).map((i) => i.owner))).toEqual(new Set(["filler", "stranger"]));
     // A definite outcome leaves the index.
     await store.complete(strangerId, stranger.token, response);
-    expect(await store.intentOwners(subject)).toEqual(new Set(["filler"]));
+    expect(new Set((await store.openIntents(subject)).map((i) => i.owner))).toEqual(new Set(["filler"]));
   });
 });

@@ -69,6 +69,24 @@ describe("recovery after an unknown outcome", () => {
     expect((await customerItems(email)).map((item) => item.owner)).toEqual(["user-a"]);
   });
 
+  it("a stranger's open attempt with other names does not contest the orphan: only an identical request could be its author", async () => {
+    const email = "orphan-other-names@example.com";
+    const body = individual(email);
+    const userB = t.stack.token("user-b");
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "drop", when: "after_commit" } });
+    expect((await t.api("POST", "/customers", { key: "names-a", body })).status).toBe(502);
+    // user-b tries the same email with other names, and its outcome is unknown too (Align 500).
+    const other = { email, type: "individual", first_name: "Grace", last_name: "Hopper" };
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 500 } });
+    expect((await t.api("POST", "/customers", { key: "names-b", body: other, token: userB })).status).toBe(502);
+    const recovered = await t.api("POST", "/customers", { key: "names-a", body });
+    expect(recovered.status).toBe(201);
+    // user-b's retry settles: the customer is user-a's, so a 409 without its id.
+    const settled = await t.api("POST", "/customers", { key: "names-b", body: other, token: userB });
+    expect(settled.status).toBe(409);
+    expect(settled.json.customer_id).toBeUndefined();
+  });
+
   it("never claims a customer whose email differs from the request's, whatever Align's lookup returns", async () => {
     const email = "exact-email@example.com";
     const body = individual(email);

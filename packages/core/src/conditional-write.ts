@@ -5,6 +5,7 @@ import {
   type PutItemCommand,
   type UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { now } from "./clock.js";
 
 /** What the stores need of a DynamoDB client: `send`. See {@link boundedDynamo}. */
 export type DynamoSender = Pick<DynamoDBClient, "send">;
@@ -22,7 +23,7 @@ export class DeadlineExceededError extends Error {
  */
 export function boundedDynamo(client: DynamoDBClient, deadlineMs: number): DynamoSender {
   const send = (command: Parameters<DynamoDBClient["send"]>[0]) => {
-    const left = deadlineMs - Date.now();
+    const left = deadlineMs - now();
     if (left <= 0) return Promise.reject(new DeadlineExceededError("No time left for a DynamoDB call"));
     return client.send(command, { abortSignal: AbortSignal.timeout(left) });
   };

@@ -1,4 +1,5 @@
 export { type Caller, requireCaller } from "./auth.js";
+export { now, setClock } from "./clock.js";
 export { type Config, ConfigError, loadConfig } from "./config.js";
 export * from "./customers/api-schemas.js";
 export { type CustomerRecord, CustomerStore } from "./customers/customer-store.js";

@@ -8,6 +8,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
@@ -173,7 +174,7 @@ export class CustomerStore {
     owner: string,
     observation: Observation,
     createdBy: string | undefined,
-    now = Date.now(),
+    now = clockNow(),
   ): Promise<CustomerRecord> {
     const customer = projectCustomer(observation.customer);
     const createdAt = new Date(now).toISOString();
@@ -233,7 +234,7 @@ export class CustomerStore {
    *
    * @returns `applied`, `stale` (a fresher copy is stored), `duplicate` or `unknown` (no such record).
    */
-  async observe(customerId: string, observation: Observation, now = Date.now()): Promise<ObserveResult> {
+  async observe(customerId: string, observation: Observation, now = clockNow()): Promise<ObserveResult> {
     const customer = projectCustomer(observation.customer);
     const { asOf, source } = observation;
     const applied = await conditionalWrite(

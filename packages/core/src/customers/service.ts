@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
+import { now } from "../clock.js";
 import type { ParsedBody } from "../http/body.js";
 import type { Invocation } from "../http/handler.js";
 import { Disposition, ProblemError } from "../http/problem.js";
@@ -73,16 +74,25 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
   };
 }
 
-/**
- * The subject of a create: the email, as an HMAC keyed with the Align API key,
- * so neither the email nor a guessable hash of it sits in the table.
- */
-function createSubject(invocation: Invocation, email: string): string {
-  return createHmac("sha256", invocation.runtime.config.alignApiKey).update(email.trim().toLowerCase()).digest("hex");
-}
-
 const normalised = (value: string | null | undefined) => (value ?? "").trim().toLowerCase();
 const same = (a: string | null | undefined, b: string | undefined) => normalised(a) === normalised(b);
+
+const keyedHash = (invocation: Invocation, text: string) =>
+  createHmac("sha256", invocation.runtime.config.alignApiKey).update(text).digest("hex");
+
+/**
+ * What a create is about, as HMACs keyed with the Align API key (neither the
+ * email nor a guessable hash of it sits in the table): the email (indexed),
+ * and every field that decides whether an Align customer is this request's.
+ */
+function createIntent(invocation: Invocation, caller: Caller, body: CreateCustomerBody): Intent {
+  const fields = [body.email, body.type, body.first_name, body.last_name, body.company_name].map(normalised);
+  return {
+    owner: caller.sub,
+    subject: keyedHash(invocation, normalised(body.email)),
+    detail: keyedHash(invocation, JSON.stringify(fields)),
+  };
+}
 
 /** Whether an Align customer is the one this request describes (before claiming an orphan). Email first. */
 function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
@@ -111,7 +121,7 @@ async function resolveExistingEmail(
   createdBy: string,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
-  const askedAt = Date.now();
+  const askedAt = now();
   const { items } = await runtime.align.customers.list({ email: body.email }, invocation.alignOptions());
   const candidates = items.filter((candidate) => same(candidate.email, body.email));
   if (candidates.length === 0) {
@@ -130,10 +140,11 @@ async function resolveExistingEmail(
       throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
     }
     if (attempt.uncertain && matchesRequest(candidate, body)) {
-      // Another caller with an open attempt at this email may be the orphan's author: then it is nobody's
-      // to take. The 409 is not stored, so a retry decides again once that attempt is settled or expired.
-      const owners = await runtime.idempotency.intentOwners(createSubject(invocation, body.email));
-      if ([...owners].some((owner) => owner !== caller.sub)) {
+      // Another caller with an open attempt at this very request may be the orphan's author: then it is
+      // nobody's to take. The 409 is not stored, so a retry decides again once that attempt has settled.
+      const intent = createIntent(invocation, caller, body);
+      const open = await runtime.idempotency.openIntents(intent.subject);
+      if (open.some((other) => other.owner !== caller.sub && other.detail === intent.detail)) {
         invocation.annotate({ event: "create_orphan_contested", customer_id: candidate.customer_id });
         throw new ProblemError("email_already_exists", { retryAfter: 2, disposition: Disposition.Release });
       }
@@ -163,8 +174,7 @@ export function createCustomer(
   body: ParsedBody<CreateCustomerBody>,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
-  const intent = { owner: caller.sub, subject: createSubject(invocation, body.data.email) };
-  const call = idempotent(invocation, caller, key, body.json, intent);
+  const call = idempotent(invocation, caller, key, body.json, createIntent(invocation, caller, body.data));
   return runIdempotent(call, async (attempt) => {
     if (attempt.uncertain) {
       const mine = await runtime.customers.findCreatedBy(caller.sub, call.id);
@@ -173,7 +183,7 @@ export function createCustomer(
         return jsonResult(request.requestId, 201, publicCustomer(mine));
       }
     }
-    const askedAt = Date.now();
+    const askedAt = now();
     let customer: Customer;
     try {
       customer = await runtime.align.customers.create(body.data, invocation.alignOptions());
@@ -209,7 +219,7 @@ export async function startKyc(
     // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet.
     let latest = record.customer;
     if (attempt.uncertain) {
-      const readAt = Date.now();
+      const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
       await runtime.customers.observe(customerId, { customer: latest, asOf: readAt });
     }
@@ -217,7 +227,7 @@ export async function startKyc(
     if (open?.status === "pending" && open.kyc_flow_link) {
       return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
     }
-    const askedAt = Date.now();
+    const askedAt = now();
     const session = await runtime.align.customers.createKycSession(
       customerId,
       body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
@@ -275,14 +285,14 @@ export async function getCustomer(invocation: Invocation, caller: Caller, custom
   const { runtime, request, log } = invocation;
   const record = await ownedCustomer(invocation, caller, customerId);
   const status = record.customer.kycs?.status;
-  const due = Date.now() - record.syncedAt >= runtime.config.kycRefreshAfterMs;
+  const due = now() - record.syncedAt >= runtime.config.kycRefreshAfterMs;
   if (!due || (status !== undefined && FINAL_KYC_STATUSES.has(status))) {
     return jsonResult(request.requestId, 200, publicCustomer(record));
   }
   try {
     // A user is waiting and a stored copy exists: one short attempt, no retries.
     const options = invocation.alignOptions();
-    const askedAt = Date.now();
+    const askedAt = now();
     const fresh = await runtime.align.customers.get(customerId, {
       timeoutMs: Math.min(3_000, options.timeoutMs ?? 3_000),
       maxRetries: 0,

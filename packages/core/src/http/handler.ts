@@ -1,5 +1,6 @@
 import { AlignError, type RequestOptions } from "@align-onboarding/align";
 import type { Context } from "aws-lambda";
+import { now } from "../clock.js";
 import { ConfigError } from "../config.js";
 import { errorFields, type LogFields, Logger } from "../log.js";
 import { emfLine, Metric } from "../metrics.js";
@@ -64,7 +65,7 @@ const bootLog = new Logger({ service: "align-onboarding" });
  */
 export function httpHandler(name: string, handle: RouteHandler) {
   return async (event: ApiEvent, context?: Partial<Context>): Promise<ApiResult> => {
-    const started = Date.now();
+    const started = now();
     const isCold = !warm.has(name);
     warm.add(name);
     const fallbackId = context?.awsRequestId ?? `local-${started.toString(36)}`;
@@ -102,7 +103,7 @@ export function httpHandler(name: string, handle: RouteHandler) {
         log,
         leaseUntilMs: deadlineMs + LEASE_MARGIN_MS,
         alignOptions: () => {
-          const budget = Math.max(100, deadlineMs - Date.now() - RECORDING_RESERVE_MS);
+          const budget = Math.max(100, deadlineMs - now() - RECORDING_RESERVE_MS);
           return { timeoutMs: Math.min(runtime.config.alignTimeoutMs, budget), totalTimeoutMs: budget };
         },
         annotate: (fields) => Object.assign(notes, fields),
@@ -121,7 +122,7 @@ export function httpHandler(name: string, handle: RouteHandler) {
       ...notes,
       route: request.routeKey,
       status: result.statusCode,
-      ms: Date.now() - started,
+      ms: now() - started,
       replayed: result.headers["idempotent-replayed"] === "true" ? true : undefined,
     });
     return result;

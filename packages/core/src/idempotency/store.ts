@@ -8,6 +8,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
@@ -23,12 +24,14 @@ export interface StoredResponse {
 
 /**
  * What an attempt is about, indexed while its outcome is open so a later
- * recovery can see who else may have caused an upstream change. `subject` is
- * a keyed hash (never the email itself).
+ * recovery can see who else may have caused an upstream change. `subject`
+ * (what is indexed: for a create, the email) and `detail` (the whole request)
+ * are keyed hashes, never the data itself.
  */
 export interface Intent {
   owner: string;
   subject: string;
+  detail: string;
 }
 
 /**
@@ -89,7 +92,7 @@ export class IdempotencyStore {
   readonly #table: string;
   readonly #now: () => number;
 
-  constructor(db: DynamoSender, tableName: string, now: () => number = Date.now) {
+  constructor(db: DynamoSender, tableName: string, now: () => number = clockNow) {
     this.#db = db;
     this.#table = tableName;
     this.#now = now;
@@ -120,6 +123,7 @@ export class IdempotencyStore {
               ...(intent
                 ? {
                     owner: { S: intent.owner },
+                    intent_detail: { S: intent.detail },
                     [TableKeys.ownerPartition]: { S: `INTENT#${intent.subject}` },
                     [TableKeys.ownerSort]: { S: id },
                   }
@@ -173,15 +177,15 @@ export class IdempotencyStore {
   }
 
   /**
-   * Who else has an open attempt, in the last 24 hours, at the operation an
-   * intent names (for a create: the same email): the owners of the live
-   * `locked` or `open` records indexed under `subject`, every page. The index
-   * is eventually consistent, which is enough here: an attempt is indexed long
-   * before another caller could find its result.
+   * The open attempts, in the last 24 hours, at what an intent names (for a
+   * create: the same email): owner and detail of every live `locked` or `open`
+   * record indexed under `subject`, every page. The index is eventually
+   * consistent, which is enough here: an attempt is indexed long before
+   * another caller could find its result.
    */
-  async intentOwners(subject: string): Promise<Set<string>> {
+  async openIntents(subject: string): Promise<Omit<Intent, "subject">[]> {
     const nowSeconds = Math.floor(this.#now() / 1000);
-    const owners = new Set<string>();
+    const intents: Omit<Intent, "subject">[] = [];
     let start: Item | undefined;
     do {
       const output = await this.#db.send(
@@ -196,11 +200,11 @@ export class IdempotencyStore {
       );
       for (const item of output.Items ?? []) {
         const live = Number(item.expires_at?.N ?? 0) >= nowSeconds && item.state?.S !== RecordState.Completed;
-        if (live && item.owner?.S) owners.add(item.owner.S);
+        if (live && item.owner?.S) intents.push({ owner: item.owner.S, detail: item.intent_detail?.S ?? "" });
       }
       start = output.LastEvaluatedKey;
     } while (start);
-    return owners;
+    return intents;
   }
 
   /**

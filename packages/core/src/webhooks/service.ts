@@ -8,6 +8,7 @@ import {
   verifySignature,
   type WebhookEvent,
 } from "@align-onboarding/align";
+import { now as clockNow } from "../clock.js";
 import { OBSERVATION_WINDOW_MS, type Observation } from "../customers/customer-store.js";
 import type { Invocation } from "../http/handler.js";
 import { ProblemError } from "../http/problem.js";
@@ -62,7 +63,7 @@ const deliveryId = (rawBody: Uint8Array) => createHash("sha256").update(rawBody)
  * the observation window counts as dated then, so no timestamp (a far-future
  * or extended-year one included) can freeze a record against later events.
  */
-export function eventInstant(createdAt: string, now = Date.now()): number {
+export function eventInstant(createdAt: string, now = clockNow()): number {
   return Math.min(Date.parse(createdAt), now + OBSERVATION_WINDOW_MS);
 }
 
@@ -75,7 +76,7 @@ async function applyKycEvent(invocation: Invocation, event: CustomerKycsUpdatedE
   } else {
     // The older format names the customer only: skip an Align read for one that is not ours, else re-read it.
     if (!(await runtime.customers.get(event.entity_id))) return "unknown_customer";
-    const askedAt = Date.now();
+    const askedAt = clockNow();
     const customer = await runtime.align.customers.get(event.entity_id, invocation.alignOptions());
     observation = { customer, asOf: askedAt, source };
   }
