@@ -120,26 +120,31 @@ describe("recovery after an unknown outcome", () => {
     // The customer is recorded, then completing the idempotency record fails: the outcome is unknown.
     dynamoFaults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
     const first = await t.api("POST", "/customers", { key: "crash-1", body });
-    expect(first.status).toBe(201);
+    expect(first.status).toBe(503);
+    const [recorded] = await customerItems(email);
     // Align loses the customer (as the emulator did when killed before saving): a blind retry would make another.
     sandbox().reset();
     const retried = await t.api("POST", "/customers", { key: "crash-1", body });
     expect(retried.status).toBe(201);
-    expect(retried.json.customer_id).toBe(first.json.customer_id);
+    expect(retried.json.customer_id).toBe(recorded?.customer_id);
     expect(alignCalls(AlignRoute.CreateCustomer)).toHaveLength(0);
     expect(await customerItems(email)).toHaveLength(1);
   });
 
-  it("a completion that fails releases the key as uncertain: the retry converges at once instead of waiting", async () => {
+  it("a completion that fails is a 503 and releases the key as uncertain: the retry converges at once", async () => {
     const body = individual("completion-fails@example.com");
     dynamoFaults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
     const first = await t.api("POST", "/customers", { key: "complete-1", body });
-    expect(first.status).toBe(201);
+    // Not a 201: an answer is final only once stored, so that every retry can replay it.
+    expect(first.status).toBe(503);
+    expect(first.headers.get("retry-after")).not.toBeNull();
     const record = (await t.items("IDEMPOTENCY")).find((item) => item.state === "open");
     expect(record).toBeDefined();
     const retried = await t.api("POST", "/customers", { key: "complete-1", body });
     expect(retried.status).toBe(201);
-    expect(retried.json.customer_id).toBe(first.json.customer_id);
+    expect((await customerItems("completion-fails@example.com")).map((r) => r.customer_id)).toEqual([
+      retried.json.customer_id,
+    ]);
     const replayed = await t.api("POST", "/customers", { key: "complete-1", body });
     expect(replayed.headers.get("idempotent-replayed")).toBe("true");
   });

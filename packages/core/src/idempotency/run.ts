@@ -93,14 +93,19 @@ export async function runIdempotent(
   }
   const { "x-request-id": _requestId, ...headers } = result.headers;
   const stored: StoredResponse = { statusCode: result.statusCode, headers, body: result.body };
+  // An answer is final only once stored: a caller never sees a final answer that a retry could not replay.
+  let completed: boolean;
   try {
-    if (!(await call.store.complete(call.id, begun.token, stored))) {
-      call.log.warn("idempotency lock lost before completion; result not stored");
-    }
+    completed = await call.store.complete(call.id, begun.token, stored);
   } catch (error) {
-    // The work is done but its record is not: released as uncertain, so a retry converges on it.
     call.log.error("idempotency completion failed; released as uncertain", errorFields(error));
     await release(call, begun.token, true);
+    throw new ProblemError("service_unavailable", { retryAfter: 1, cause: error });
+  }
+  if (!completed) {
+    // Another invocation took the record over after our lease: its answer is the one to replay.
+    call.log.warn("idempotency lock lost before completion; result not stored");
+    throw new ProblemError("idempotency_key_in_use", { retryAfter: 1 });
   }
   return result;
 }
