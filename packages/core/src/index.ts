@@ -25,7 +25,7 @@ export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.j
 export { Logger, type LogSink, setLogSink } from "./log.js";
 export { emfLine, METRICS_NAMESPACE, Metric } from "./metrics.js";
 export { buildOpenApi, type OpenApiRoute } from "./openapi.js";
-export { createRuntime, getRuntime, type Runtime, resetRuntime } from "./runtime.js";
+export { createRuntime, getRuntime, type Runtime, type RuntimeOptions, resetRuntime, setRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";
 export {

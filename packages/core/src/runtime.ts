@@ -1,4 +1,4 @@
-import { Align } from "@align-onboarding/align";
+import { Align, type FetchLike } from "@align-onboarding/align";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { boundedDynamo, type DynamoSender } from "./conditional-write.js";
 import { type Config, loadConfig } from "./config.js";
@@ -18,10 +18,19 @@ export interface Runtime {
   until(deadlineMs: number): Runtime;
 }
 
+/** Seams for the simulation and tests; production passes none. */
+export interface RuntimeOptions {
+  /** The Align client's transport (default: its own keep-alive `node:http` transport). */
+  alignFetch?: FetchLike;
+  /** The Align client's retries per call (default 2). */
+  alignMaxRetries?: number;
+}
+
 /** Builds the clients and stores for `config`. */
 export function createRuntime(
   config: Config,
   log = new Logger({ service: "align-onboarding" }, config.logLevel),
+  options: RuntimeOptions = {},
 ): Runtime {
   const dynamo = new DynamoDBClient({
     region: config.region,
@@ -39,6 +48,8 @@ export function createRuntime(
     apiKey: config.alignApiKey,
     environment: config.alignEnvironment,
     timeoutMs: config.alignTimeoutMs,
+    ...(options.alignFetch ? { fetch: options.alignFetch } : {}),
+    ...(options.alignMaxRetries === undefined ? {} : { maxRetries: options.alignMaxRetries }),
     ...(config.alignBaseUrl ? { baseUrl: config.alignBaseUrl } : {}),
   });
   const withStores = (db: DynamoSender): Runtime => ({
@@ -64,6 +75,11 @@ let current: Runtime | undefined;
 export function getRuntime(): Runtime {
   current ??= createRuntime(loadConfig());
   return current;
+}
+
+/** Installs `runtime` as the process-wide one (the simulation's, with its seams). */
+export function setRuntime(runtime: Runtime): void {
+  current = runtime;
 }
 
 /** Forgets the runtime (tests, or the local runtime after changing the environment). */

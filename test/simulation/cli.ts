@@ -1,0 +1,32 @@
+/**
+ * `npm run simulate -- [--runs N] [--steps M] [--seed S]`: plays N seeded
+ * schedules against the real handlers, dynalite and the Align emulator, and
+ * checks the invariants after each. Exit 1 with the shrunk schedule on a
+ * violation; the same seed replays it.
+ */
+import { parseArgs } from "node:util";
+import { formatReport, simulate } from "./run.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "200" },
+    steps: { type: "string", default: "8" },
+    seed: { type: "string" },
+  },
+});
+const number = (name: string, value: string | undefined, min: number) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min) {
+    console.error(`--${name} must be an integer >= ${min}`);
+    process.exit(2);
+  }
+  return parsed;
+};
+const runs = number("runs", values.runs, 1);
+const steps = number("steps", values.steps, 1);
+const seed = values.seed === undefined ? Date.now() % 2_147_483_647 : number("seed", values.seed, 0);
+
+console.log(`simulating ${runs} schedules of up to ${steps} steps, seed ${seed}`);
+const report = await simulate({ runs, steps, seed, progress: (line) => console.log(line) });
+console.log(formatReport(report));
+process.exit(report.failure ? 1 : 0);

@@ -1,0 +1,118 @@
+/**
+ * Runs many schedules (fast-check: seeded, shrunk on failure) in one world
+ * and reports what was explored.
+ */
+import fc from "fast-check";
+import { InvariantError, play, type RunStats } from "./play.js";
+import { describeSchedule, type Schedule, scheduleArbitrary } from "./schedule.js";
+import { startWorld } from "./world.js";
+
+export interface SimulationOptions {
+  runs: number;
+  /** Waves per schedule at most. */
+  steps: number;
+  seed: number;
+  /** A line now and then on long runs. */
+  progress?: (line: string) => void;
+}
+
+export interface SimulationReport {
+  seed: number;
+  runs: number;
+  operations: number;
+  retries: number;
+  crashes: number;
+  faults: Record<string, number>;
+  wallMs: number;
+  /** Set when an invariant failed: the shrunk schedule, readable, and the violation. */
+  failure?: { schedule: string; error: string; trace: string };
+}
+
+/**
+ * Plays `runs` schedules drawn from `seed`. On a violation, fast-check
+ * shrinks the schedule and the report carries the smallest one found.
+ */
+export async function simulate(options: SimulationOptions): Promise<SimulationReport> {
+  const world = await startWorld();
+  const started = Date.now();
+  const report: SimulationReport = {
+    seed: options.seed,
+    runs: 0,
+    operations: 0,
+    retries: 0,
+    crashes: 0,
+    faults: {},
+  } as SimulationReport;
+  let run = 0;
+  let shrinking = false;
+  let lastProgress = started;
+  const add = (stats: RunStats) => {
+    report.operations += stats.operations;
+    report.retries += stats.retries;
+    report.crashes += stats.crashes;
+    for (const [kind, count] of Object.entries(stats.faults)) report.faults[kind] = (report.faults[kind] ?? 0) + count;
+  };
+  try {
+    const result = await fc.check(
+      fc.asyncProperty(scheduleArbitrary(options.steps), async (schedule: Schedule) => {
+        run += 1;
+        try {
+          const stats = await play(world, run, schedule);
+          if (!shrinking) {
+            report.runs += 1;
+            add(stats);
+          }
+        } catch (error) {
+          shrinking = true;
+          await world.endRun().catch(() => undefined);
+          throw error;
+        }
+        if (options.progress && Date.now() - lastProgress > 10_000) {
+          lastProgress = Date.now();
+          options.progress(
+            `  ${report.runs}/${options.runs} schedules, ${Math.round((Date.now() - started) / 1000)} s`,
+          );
+        }
+      }),
+      { numRuns: options.runs, seed: options.seed, endOnFailure: false },
+    );
+    if (result.failed && result.counterexample) {
+      const [schedule] = result.counterexample as [Schedule];
+      const error = result.errorInstance;
+      report.failure = {
+        schedule: describeSchedule(schedule),
+        error: error instanceof InvariantError ? error.message : String(error instanceof Error ? error.stack : error),
+        trace: error instanceof InvariantError ? error.trace : "",
+      };
+    }
+  } finally {
+    report.wallMs = Date.now() - started;
+    await world.close();
+  }
+  return report;
+}
+
+/** The report as lines for a terminal or the README. */
+export function formatReport(report: SimulationReport): string {
+  const faults = Object.entries(report.faults)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(", ");
+  const lines = [
+    `seed ${report.seed}: ${report.runs} schedules, ${report.operations} operations (${report.retries} convergence retries), ` +
+      `${report.crashes} crashes, in ${(report.wallMs / 1000).toFixed(1)} s`,
+    `faults injected: ${faults || "none"}`,
+  ];
+  if (report.failure) {
+    lines.push(
+      "",
+      `INVARIANT VIOLATED: ${report.failure.error}`,
+      "shrunk schedule:",
+      report.failure.schedule,
+      "I/O calls in the order they ran (op#call):",
+      report.failure.trace,
+      `replay: npm run simulate -- --seed ${report.seed} --runs ${report.runs + 1}`,
+    );
+  }
+  return lines.join("\n");
+}

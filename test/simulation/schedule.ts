@@ -1,0 +1,156 @@
+/**
+ * Schedules: what one simulation run does, drawn by fast-check from a seed
+ * (so failures shrink to a small schedule) and printable as readable steps.
+ */
+import fc from "fast-check";
+import type { AlignFault, DynamoFault } from "./scheduler.js";
+
+export const CALLERS = 3;
+export const EMAILS = 3;
+export const KEYS = 3;
+
+/** What happens to one operation's I/O calls, by call index. */
+export interface Plan {
+  faults: { at: number; dynamo?: DynamoFault; align?: AlignFault }[];
+  crash?: { at: number; when: "before" | "after" };
+}
+
+export type Op =
+  /** POST /customers with key (caller, email, key): the same key always sends the same body. */
+  | { kind: "create"; caller: number; email: number; key: number; plan: Plan }
+  /** GET /customers/{id}; `target` picks among the ids known so far (the caller's, another's, or nobody's). */
+  | { kind: "get"; caller: number; target: number; plan: Plan }
+  | { kind: "list"; caller: number; plan: Plan }
+  | { kind: "kyc"; caller: number; target: number; key: number; plan: Plan }
+  | { kind: "simulate"; caller: number; target: number; key: number; plan: Plan }
+  /** One of Align's recorded events: as sent, again (a duplicate), or signed with the wrong key. */
+  | { kind: "deliver"; event: number; mode: "as_sent" | "forged"; plan: Plan };
+
+export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
+
+export interface Schedule {
+  /** Seeds the interleaving of each wave's operations. */
+  interleaving: number;
+  waves: Wave[];
+}
+
+const dynamoFault = fc.constantFrom<DynamoFault>("throttle", "drop_before", "drop_after");
+const alignFault = fc.oneof(
+  fc.constantFrom<AlignFault>(
+    { type: "status", status: 500 },
+    { type: "status", status: 502 },
+    { type: "status", status: 503, retry_after: 1 },
+    { type: "status", status: 429, retry_after: 1 },
+    { type: "timeout" },
+    { type: "drop", when: "before_commit" },
+    { type: "drop", when: "after_commit" },
+  ),
+);
+
+const plan: fc.Arbitrary<Plan> = fc
+  .record({
+    faults: fc.array(
+      fc.oneof(
+        { weight: 2, arbitrary: fc.record({ at: fc.nat(1), align: alignFault }) },
+        { weight: 1, arbitrary: fc.record({ at: fc.nat(4), dynamo: dynamoFault }) },
+      ),
+      { maxLength: 2 },
+    ),
+    crash: fc.option(fc.record({ at: fc.nat(5), when: fc.constantFrom<"before" | "after">("before", "after") }), {
+      freq: 3,
+      nil: undefined,
+    }),
+  })
+  .map(({ faults, crash }) => (crash ? { faults, crash } : { faults }));
+/** Most operations run clean, so that a schedule gets somewhere. */
+const maybeFaulty: fc.Arbitrary<Plan> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<Plan>({ faults: [] }) },
+  { weight: 2, arbitrary: plan },
+);
+
+const caller = fc.nat(CALLERS - 1);
+const key = fc.nat(KEYS - 1);
+const target = fc.nat(7);
+
+export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("create" as const),
+      caller,
+      email: fc.nat(EMAILS - 1),
+      key,
+      plan: maybeFaulty,
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("get" as const), caller, target, plan: maybeFaulty }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("list" as const), caller, plan: maybeFaulty }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("kyc" as const), caller, target, key, plan: maybeFaulty }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("simulate" as const), caller, target, key, plan: maybeFaulty }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("deliver" as const),
+      event: fc.nat(9),
+      mode: fc.constantFrom<"as_sent" | "forged">("as_sent", "as_sent", "as_sent", "forged"),
+      plan: maybeFaulty,
+    }),
+  },
+);
+
+/** Time moves: past a GET's refresh bound, past a lease, past the 24-hour record expiry. */
+const advance = fc.record({
+  kind: fc.constant("advance" as const),
+  ms: fc.constantFrom(2_000, 15_000, 40_000, 25 * 60 * 60 * 1000),
+});
+
+export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
+  const wave: fc.Arbitrary<Wave> = fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant("ops" as const),
+        ops: fc.array(opArbitrary, { minLength: 1, maxLength: 3 }),
+      }),
+    },
+    { weight: 1, arbitrary: advance },
+  );
+  return fc.record({ interleaving: fc.nat(), waves: fc.array(wave, { minLength: 1, maxLength: steps }) });
+}
+
+function describePlan(plan: Plan): string {
+  const parts = plan.faults.map((f) => `call ${f.at}: ${f.dynamo ?? JSON.stringify(f.align)}`);
+  if (plan.crash) parts.push(`crash ${plan.crash.when} call ${plan.crash.at}`);
+  return parts.length ? ` {${parts.join("; ")}}` : "";
+}
+
+export function describeOp(op: Op): string {
+  const who = "caller" in op ? `user-${op.caller} ` : "";
+  switch (op.kind) {
+    case "create":
+      return `${who}create email-${op.email} key-${op.key}${describePlan(op.plan)}`;
+    case "get":
+      return `${who}get customer#${op.target}${describePlan(op.plan)}`;
+    case "list":
+      return `${who}list${describePlan(op.plan)}`;
+    case "kyc":
+      return `${who}start KYC customer#${op.target} key-${op.key}${describePlan(op.plan)}`;
+    case "simulate":
+      return `${who}simulate approval customer#${op.target} key-${op.key}${describePlan(op.plan)}`;
+    case "deliver":
+      return `Align delivers event#${op.event}${op.mode === "forged" ? " (forged signature)" : ""}${describePlan(op.plan)}`;
+  }
+}
+
+/** The schedule as numbered, readable steps (printed with a failing seed). */
+export function describeSchedule(schedule: Schedule): string {
+  const lines = [`interleaving seed ${schedule.interleaving}`];
+  schedule.waves.forEach((wave, index) => {
+    if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
+    else lines.push(`${index + 1}. concurrently: ${wave.ops.map(describeOp).join(" | ")}`);
+  });
+  return lines.join("\n");
+}

@@ -1,0 +1,162 @@
+/**
+ * Deterministic interleaving of concurrent invocations at their I/O points.
+ *
+ * Every DynamoDB call and every Align call of an operation waits at a gate.
+ * Only one operation runs at a time: when every live operation is waiting at
+ * a gate (or done), the scheduler picks the next one with a seeded random
+ * generator and tells it what happens to that call (a fault, or a crash
+ * before or after it). So a schedule and a seed decide the whole run: races
+ * are explored, not hoped for, and a failure replays exactly.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** What an I/O call is, as the gate sees it (for faults and for the readable schedule). */
+export interface IoCall {
+  kind: "dynamo" | "align";
+  /** e.g. `PutItemCommand IDEMPOTENCY#` or `POST /v0/customers`. */
+  label: string;
+}
+
+export type DynamoFault = "throttle" | "drop_before" | "drop_after";
+export type AlignFault =
+  | { type: "status"; status: number; retry_after?: number }
+  | { type: "timeout" }
+  | { type: "drop"; when: "before_commit" | "after_commit" };
+
+/** What the gate lets happen to one call. */
+export interface Instruction {
+  dynamoFault?: DynamoFault;
+  alignFault?: AlignFault;
+  /** The invocation dies: before the call is sent, or after it took effect (its answer lost). */
+  crash?: "before" | "after";
+}
+
+/** Decides, per call, what happens (from the schedule). `callIndex` counts this operation's calls from 0. */
+export type Planner = (op: number, callIndex: number, call: IoCall) => Instruction;
+
+interface Waiting {
+  op: number;
+  call: IoCall;
+  release: (instruction: Instruction) => void;
+}
+
+/** Small seeded PRNG (mulberry32): the interleaving is a function of the seed alone. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const never = new Promise<never>(() => undefined);
+
+export class Scheduler {
+  readonly #als = new AsyncLocalStorage<number>();
+  #waiting: Waiting[] = [];
+  #running = 0;
+  #calls = new Map<number, number>();
+  #idle: (() => void) | undefined;
+  #random: () => number;
+  #planner: Planner;
+  /** Every call released, in order: `op#n label [fault]` (for the failure report). */
+  readonly trace: string[] = [];
+  crashed = new Set<number>();
+
+  constructor(seed: number, planner: Planner) {
+    this.#random = prng(seed);
+    this.#planner = planner;
+  }
+
+  /** From now on, `planner` decides what happens to each call (the convergence phase injects nothing). */
+  replan(planner: Planner): void {
+    this.#planner = planner;
+  }
+
+  /** The operation the current async context belongs to, if any (calls outside any operation pass freely). */
+  current(): number | undefined {
+    return this.#als.getStore();
+  }
+
+  /**
+   * Runs `work` as operation `op`: it starts at once and runs until its first
+   * gate. Resolves with its result, or never if it crashes.
+   */
+  start<T>(op: number, work: () => Promise<T>): Promise<T> {
+    this.#running += 1;
+    return this.#als.run(op, async () => {
+      try {
+        return await work();
+      } finally {
+        this.#running -= 1;
+        this.#check();
+      }
+    });
+  }
+
+  /**
+   * Called by the I/O seams: waits for this operation's turn. Never resolves
+   * for a crash before the call (the invocation is gone, its lock left to its lease).
+   */
+  async gate(call: IoCall): Promise<Instruction> {
+    const op = this.#als.getStore();
+    if (op === undefined) return {};
+    const instruction = await new Promise<Instruction>((release) => {
+      this.#waiting.push({ op, call, release });
+      this.#running -= 1;
+      this.#check();
+    });
+    if (instruction.crash === "before") return never;
+    return instruction;
+  }
+
+  /** After a call that took effect: the invocation dies here when told so (its answer is lost). */
+  async afterCall(instruction: Instruction): Promise<void> {
+    if (instruction.crash !== "after") return;
+    this.#running -= 1;
+    this.#check();
+    await never;
+  }
+
+  /** Runs until every started operation is done or crashed. */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.#quiet();
+      if (this.#waiting.length === 0) return;
+      const index = Math.floor(this.#random() * this.#waiting.length);
+      const [next] = this.#waiting.splice(index, 1);
+      if (!next) return;
+      const callIndex = this.#calls.get(next.op) ?? 0;
+      this.#calls.set(next.op, callIndex + 1);
+      const instruction = this.#planner(next.op, callIndex, next.call);
+      const faults = [instruction.dynamoFault, instruction.alignFault && JSON.stringify(instruction.alignFault)];
+      const note = [...faults, instruction.crash && `crash ${instruction.crash}`].filter(Boolean).join(", ");
+      this.trace.push(`op${next.op}#${callIndex} ${next.call.label}${note ? ` [${note}]` : ""}`);
+      if (instruction.crash === "before") {
+        this.crashed.add(next.op);
+      } else {
+        this.#running += 1;
+        if (instruction.crash === "after") this.crashed.add(next.op);
+      }
+      next.release(instruction);
+    }
+  }
+
+  #quiet(): Promise<void> {
+    if (this.#running <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
+
+  #check(): void {
+    if (this.#running <= 0 && this.#idle) {
+      const resolve = this.#idle;
+      this.#idle = undefined;
+      resolve();
+    }
+  }
+}
