@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Align } from "@align-onboarding/align";
-import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
+import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
 import { functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   alignEnvironment?: "sandbox" | "production";
   /** The emulator's API key. */
   sandboxKey?: string;
+  /** The emulator's profile (`official` by default; see the emulator's README section). */
+  sandboxProfile?: SandboxProfile;
   jwt?: Partial<JwtSettings>;
   tableName?: string;
   /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
@@ -115,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         apiKey: alignKey,
         port: options.alignPort ?? 0,
         environment: alignEnvironment,
+        ...(options.sandboxProfile ? { profile: options.sandboxProfile } : {}),
         ...(options.dataDir ? { dataFile: join(options.dataDir, "align-sandbox.json") } : {}),
         ...(options.sandboxWebhooks ? { webhooks: options.sandboxWebhooks } : {}),
       });
