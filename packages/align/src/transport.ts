@@ -125,7 +125,8 @@ export class Transport {
         if (response.status >= 200 && response.status < 300) return response;
         error = errorFromResponse(response);
         retryable = isRetryableStatus(request.method, response.status);
-        if (response.status === 401 && !authRetried) {
+        if (response.status === 401 && authRetried) auth.refused(form);
+        else if (response.status === 401) {
           // A 401 means nothing ran: retrying once with the next form is safe for any method.
           const next = auth.next(form);
           if (next !== undefined && Date.now() + MIN_ATTEMPT_MS <= deadline) {

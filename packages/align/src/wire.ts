@@ -143,14 +143,18 @@ class Negotiation<V extends string> {
   next(used: V): V | undefined {
     if (this.#pinned) return undefined;
     if (this.#learned !== undefined) return used === this.#learned ? undefined : this.#learned;
-    const index = this.#order.indexOf(used);
-    const candidate = this.#order[(index + 1) % this.#order.length] as V;
-    if (candidate === used) return undefined;
-    if (this.#order[this.#current] === used) {
-      this.#current = (index + 1) % this.#order.length;
-      this.#tried += 1;
-    }
-    return candidate;
+    this.refused(used);
+    const candidate = this.#order[this.#current] as V;
+    return candidate === used ? undefined : candidate;
+  }
+
+  /** `used` was refused and will not be retried now: a later request starts from the variant after it. */
+  refused(used: V): void {
+    if (this.#pinned || this.#learned !== undefined) return;
+    // Only from the cursor: concurrent refusals of the same variant move it once.
+    if (this.#order[this.#current] !== used) return;
+    this.#current = (this.#current + 1) % this.#order.length;
+    this.#tried += 1;
   }
 
   /** Align accepted `used`: remember it for the life of this client, and say so once. */

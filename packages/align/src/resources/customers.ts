@@ -16,7 +16,7 @@ import {
   type SimulateCustomerResponse,
   SimulateCustomerResponseSchema,
 } from "../customer-schemas.js";
-import { parseResponse, type RequestOptions, type Transport } from "../transport.js";
+import { type ApiResponse, parseResponse, type RequestOptions, type Transport } from "../transport.js";
 import { parseRequest } from "../validation.js";
 import { AlignError } from "../errors.js";
 import { namesCustomerTypeField, toWireCustomer, type WireNegotiator } from "../wire.js";
@@ -76,10 +76,16 @@ export class Customers {
       const remaining =
         options?.totalTimeoutMs === undefined ? undefined : options.totalTimeoutMs - (Date.now() - started);
       if (remaining !== undefined && remaining <= 0) throw error;
-      const response = await this.#transport.request(
-        { method: "POST", path: "/customers", body: toWireCustomer(body, next) },
-        remaining === undefined ? options : { ...options, totalTimeoutMs: remaining },
-      );
+      let response: ApiResponse;
+      try {
+        response = await this.#transport.request(
+          { method: "POST", path: "/customers", body: toWireCustomer(body, next) },
+          remaining === undefined ? options : { ...options, totalTimeoutMs: remaining },
+        );
+      } catch (retryError) {
+        if (retryError instanceof AlignError && namesCustomerTypeField(retryError)) customerType.refused(next);
+        throw retryError;
+      }
       customerType.accepted(next);
       return parseResponse(CustomerSchema, response);
     }
