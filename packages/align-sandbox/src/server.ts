@@ -51,6 +51,8 @@ export interface AlignSandboxOptions {
    * disk before the request that made it is answered. In memory when absent.
    */
   dataFile?: string;
+  /** With `dataFile`: snapshot and empty the journal after this many changes (default 5 000). */
+  journalCompactAfter?: number;
   /** Called once per request with a line free of bodies and query strings. */
   log?: (entry: RequestLogEntry & { ms: number }) => void;
 }
@@ -107,7 +109,13 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   }
   const state = new SandboxState();
   const { dataFile } = options;
-  const journal = dataFile ? await Journal.open(dataFile, state) : undefined;
+  const journal = dataFile
+    ? await Journal.open(
+        dataFile,
+        state,
+        options.journalCompactAfter === undefined ? {} : { compactAfter: options.journalCompactAfter },
+      )
+    : undefined;
   const faults = new FaultQueue();
   const deliverer = new WebhookDeliverer(state, options.apiKey, {
     maxAttempts: options.webhooks?.maxAttempts ?? 5,
