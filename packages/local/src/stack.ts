@@ -73,8 +73,9 @@ async function loadHandler(name: string): Promise<LambdaHandler> {
  * Points the emulator's deliveries at this stack's receiver, replacing the
  * registrations an earlier run left (its port may have changed).
  */
-async function registerWebhook(alignUrl: string, apiKey: string, receiverUrl: string): Promise<void> {
-  const align = new Align({ apiKey, baseUrl: alignUrl, maxRetries: 0 });
+async function registerWebhook(sandbox: AlignSandbox, apiKey: string, receiverUrl: string): Promise<void> {
+  // The stack knows its emulator's dialect: pinned, so only the functions' own client negotiates.
+  const align = new Align({ apiKey, baseUrl: sandbox.url, maxRetries: 0, authHeader: sandbox.profile.auth });
   const { items } = await align.webhooks.list();
   for (const webhook of items) {
     if (new URL(webhook.url).hostname === "127.0.0.1" && webhook.url.endsWith("/webhooks/align")) {
@@ -147,7 +148,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     opened.push(gateway);
     if (sandbox && options.registerWebhook !== false)
-      await registerWebhook(sandbox.url, alignKey, `${gateway.url}/webhooks/align`);
+      await registerWebhook(sandbox, alignKey, `${gateway.url}/webhooks/align`);
 
     return {
       apiUrl: gateway.url,
