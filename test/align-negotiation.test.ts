@@ -54,9 +54,7 @@ async function seedWorkflow(align: Align, target: AlignSandbox, email: string): 
   expect(session.kycs.status).toBe("pending");
   await align.customers.simulateCustomer({ customer_id: customer.customer_id, action: "kyc.status.approve" });
   expect((await align.customers.get(customer.customer_id)).kycs?.status).toBe("approved");
-  expect((await align.customers.list({ email })).items.map((item) => item.customer_id)).toEqual([
-    customer.customer_id,
-  ]);
+  expect((await align.customers.list({ email })).items.map((item) => item.customer_id)).toEqual([customer.customer_id]);
   return target.state().requests.length - before;
 }
 
@@ -74,25 +72,28 @@ describe("the seed's workflow against each profile, no configuration", () => {
     ["official", 0, "api-key", "type"],
     ["sdk", 1, "authorization", "type"],
     ["legacy", 2, "authorization", "beneficiary_type"],
-  ] as const)("%s: learns in %i extra request(s), at most one per contested point", async (profile, extra, auth, field) => {
-    const target = await start({ profile });
-    const { align, learned } = client(target);
-    expect(await seedWorkflow(align, target, "alice@example.com")).toBe(5 + extra);
-    // At most one refusal per point: one 401 (auth) and one 400 (type field).
-    expect(statuses(target).filter((status) => status === 401).length).toBe(auth === "api-key" ? 0 : 1);
-    expect(statuses(target).filter((status) => status === 400).length).toBe(field === "type" ? 0 : 1);
-    expect(align.wireVariants).toEqual({ authHeader: auth, customerTypeField: field });
-    expect(learned.map((event) => [event.point, event.variant])).toEqual([
-      ["auth_header", auth],
-      ["customer_type_field", field],
-    ]);
-    expect(JSON.stringify(learned)).not.toContain(KEY);
+  ] as const)(
+    "%s: learns in %i extra request(s), at most one per contested point",
+    async (profile, extra, auth, field) => {
+      const target = await start({ profile });
+      const { align, learned } = client(target);
+      expect(await seedWorkflow(align, target, "alice@example.com")).toBe(5 + extra);
+      // At most one refusal per point: one 401 (auth) and one 400 (type field).
+      expect(statuses(target).filter((status) => status === 401).length).toBe(auth === "api-key" ? 0 : 1);
+      expect(statuses(target).filter((status) => status === 400).length).toBe(field === "type" ? 0 : 1);
+      expect(align.wireVariants).toEqual({ authHeader: auth, customerTypeField: field });
+      expect(learned.map((event) => [event.point, event.variant])).toEqual([
+        ["auth_header", auth],
+        ["customer_type_field", field],
+      ]);
+      expect(JSON.stringify(learned)).not.toContain(KEY);
 
-    // Learned for the client's life: a second run costs no extra request.
-    expect(await seedWorkflow(align, target, "bob@example.com")).toBe(5);
-    expect(learned).toHaveLength(2);
-    expectOneCredentialHeaderEach(target);
-  });
+      // Learned for the client's life: a second run costs no extra request.
+      expect(await seedWorkflow(align, target, "bob@example.com")).toBe(5);
+      expect(learned).toHaveLength(2);
+      expectOneCredentialHeaderEach(target);
+    },
+  );
 
   it("bearer-only Align: the first call exhausts its one retry (401), the next call finds it; pinned, no extra request", async () => {
     const target = await start({ auth: "bearer" });

@@ -20,7 +20,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
 }
 const apiKey = process.env.ALIGN_SANDBOX_KEY || "sandbox-key";
 const flag = process.argv.indexOf("--profile");
-const profile = (flag >= 0 ? process.argv[flag + 1] : undefined) || process.env.ALIGN_SANDBOX_PROFILE || DEFAULT_PROFILE;
+const profile =
+  (flag >= 0 ? process.argv[flag + 1] : undefined) || process.env.ALIGN_SANDBOX_PROFILE || DEFAULT_PROFILE;
 if (!isSandboxProfile(profile)) fail(`ALIGN_SANDBOX_PROFILE must be official, sdk or legacy, got "${profile}"`);
 const ttlRaw = process.env.ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS;
 const ttlSeconds = ttlRaw ? Number(ttlRaw) : undefined;

@@ -10,10 +10,10 @@ import {
   DEFAULT_PROFILE,
   type EmailFilter,
   type ProfileSettings,
+  profileSettings,
   SandboxAuth,
   type SandboxProfile,
   type SandboxTypeField,
-  profileSettings,
 } from "./profiles.js";
 import { matchRoute } from "./routes.js";
 import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
@@ -394,6 +394,7 @@ function credentialHeaders(req: IncomingMessage): string[] {
   const names: string[] = [];
   if (req.headers["api-key"] !== undefined) names.push("api-key");
   const authorization = req.headers.authorization;
-  if (authorization !== undefined) names.push(/^Bearer\s/i.test(authorization) ? "authorization:bearer" : "authorization");
+  if (authorization !== undefined)
+    names.push(/^Bearer\s/i.test(authorization) ? "authorization:bearer" : "authorization");
   return names;
 }

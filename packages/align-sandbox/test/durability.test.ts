@@ -97,9 +97,9 @@ describe("durability", () => {
       expect(((await read.json()) as { email: string }).email).toBe(email);
     }
     // Unacknowledged creates may or may not have landed, but never twice.
-    const { items } = (await (
-      await fetch(`${second.url}/v0/customers`, { headers: { "api-key": KEY } })
-    ).json()) as { items: { email: string }[] };
+    const { items } = (await (await fetch(`${second.url}/v0/customers`, { headers: { "api-key": KEY } })).json()) as {
+      items: { email: string }[];
+    };
     expect(items.length).toBeGreaterThanOrEqual(acknowledged.size);
     expect(new Set(items.map((item) => item.email)).size).toBe(items.length);
     second.child.kill("SIGTERM");
@@ -121,7 +121,10 @@ describe("durability", () => {
     expect(lines.map((line) => (JSON.parse(line) as { op: string }).op)).toEqual(["customer", "customer"]);
 
     const again = await startAlignSandbox({ apiKey: KEY, dataFile });
-    expect(again.state().customers.map((customer) => customer.email)).toEqual(["kept@example.com", "after@example.com"]);
+    expect(again.state().customers.map((customer) => customer.email)).toEqual([
+      "kept@example.com",
+      "after@example.com",
+    ]);
     await again.close();
   });
 

@@ -33,7 +33,11 @@ export const AuthHeader = {
 export type AuthHeader = (typeof AuthHeader)[keyof typeof AuthHeader];
 
 /** The order in which auth forms are tried: the newest official form first. */
-export const AUTH_HEADER_ORDER: readonly AuthHeader[] = [AuthHeader.ApiKey, AuthHeader.Authorization, AuthHeader.Bearer];
+export const AUTH_HEADER_ORDER: readonly AuthHeader[] = [
+  AuthHeader.ApiKey,
+  AuthHeader.Authorization,
+  AuthHeader.Bearer,
+];
 
 /**
  * The name of the customer type on create: `type` in the newer official pages
@@ -116,7 +120,12 @@ class Negotiation<V extends string> {
   #learned: V | undefined;
   #tried = 1;
 
-  constructor(point: WirePoint, order: readonly V[], pinned: V | undefined, onLearned?: (e: WireVariantLearned) => void) {
+  constructor(
+    point: WirePoint,
+    order: readonly V[],
+    pinned: V | undefined,
+    onLearned?: (e: WireVariantLearned) => void,
+  ) {
     this.#point = point;
     this.#order = order;
     this.#pinned = pinned !== undefined;

@@ -16,9 +16,9 @@ import {
   type SimulateCustomerResponse,
   SimulateCustomerResponseSchema,
 } from "../customer-schemas.js";
+import { AlignError } from "../errors.js";
 import { type ApiResponse, parseResponse, type RequestOptions, type Transport } from "../transport.js";
 import { parseRequest } from "../validation.js";
-import { AlignError } from "../errors.js";
 import { namesCustomerTypeField, toWireCustomer, type WireNegotiator } from "../wire.js";
 
 /** Optional inputs of {@link Customers.createKycSession}. */
