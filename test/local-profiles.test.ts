@@ -8,7 +8,11 @@ import { startTestStack } from "./support/stack.js";
 
 describe("the local stack under each emulator profile, no wire configuration", () => {
   it.each(["official", "sdk", "legacy"] as const)("%s: create, KYC, approve, GET approved", async (profile) => {
-    const t = await startTestStack({ sandboxProfile: profile, env: { KYC_REFRESH_AFTER_SECONDS: "0" } });
+    const t = await startTestStack({
+      sandboxProfile: profile,
+      sandboxKycLinkTtlMs: 60_000,
+      env: { KYC_REFRESH_AFTER_SECONDS: "0" },
+    });
     try {
       const created = await t.api("POST", "/customers", {
         body: { email: `${profile}@example.com`, type: "individual", first_name: "Alice", last_name: "Smith" },
@@ -17,6 +21,8 @@ describe("the local stack under each emulator profile, no wire configuration", (
       expect(created.json.type).toBe("individual");
       const id = created.json.customer_id as string;
       expect((await t.api("POST", `/customers/${id}/kyc-sessions`)).status).toBe(201);
+      const [session] = t.stack.sandbox?.state().kyc_sessions ?? [];
+      expect(Date.parse(session?.expires_at ?? "") - Date.parse(session?.created_at ?? "")).toBe(60_000);
       const simulated = await t.api("POST", `/sandbox/customers/${id}/simulate`, {
         body: { action: "kyc.status.approve" },
       });

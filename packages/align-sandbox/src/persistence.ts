@@ -25,13 +25,14 @@ export function journalFile(file: string): string {
 }
 
 /**
- * Loads the snapshot, then replays the journal after it. A torn last line (a
+ * Loads the snapshot, then replays the journal after it; returns how many
+ * journal entries were replayed. A torn last line (a
  * write cut short by a crash, never acknowledged) is cut off, so the next
  * append starts on a clean line. Every change is an absolute put, delete or
  * reset, so replaying a journal over a snapshot that already holds it
  * changes nothing (a crash between compaction's two steps is harmless).
  */
-export function loadState(file: string, state: SandboxState): void {
+export function loadState(file: string, state: SandboxState): number {
   if (existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, "utf8")) as SavedState;
     for (const customer of saved.customers ?? []) state.apply({ op: "customer", customer });
@@ -39,13 +40,17 @@ export function loadState(file: string, state: SandboxState): void {
     for (const session of saved.sessions ?? []) state.apply({ op: "session", session });
   }
   const journal = journalFile(file);
-  if (!existsSync(journal)) return;
+  if (!existsSync(journal)) return 0;
   const text = readFileSync(journal, "utf8");
   const end = text.lastIndexOf("\n") + 1;
+  let replayed = 0;
   for (const line of text.slice(0, end).split("\n")) {
-    if (line !== "") state.apply(JSON.parse(line) as StateChange);
+    if (line === "") continue;
+    state.apply(JSON.parse(line) as StateChange);
+    replayed += 1;
   }
-  if (end < Buffer.byteLength(text)) truncateSync(journal, Buffer.byteLength(text.slice(0, end)));
+  if (end < text.length) truncateSync(journal, Buffer.byteLength(text.slice(0, end)));
+  return replayed;
 }
 
 /**
@@ -107,10 +112,10 @@ export class Journal {
   /** Loads `file` (snapshot + journal) into `state` and starts journaling its changes. */
   static async open(file: string, state: SandboxState, options: JournalOptions = {}): Promise<Journal> {
     mkdirSync(dirname(file), { recursive: true });
-    loadState(file, state);
+    const replayed = loadState(file, state);
     const journal = new Journal(file, state, options);
     journal.#handle = await open(journalFile(file), "a");
-    journal.#entries = (await journal.#handle.stat()).size > 0 ? 1 : 0;
+    journal.#entries = replayed;
     state.onChange = (change) => journal.#append(change);
     return journal;
   }

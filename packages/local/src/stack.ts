@@ -34,6 +34,8 @@ export interface LocalStackOptions {
   sandboxKey?: string;
   /** The emulator's profile (`official` by default; see the emulator's README section). */
   sandboxProfile?: SandboxProfile;
+  /** How long the emulator's KYC links work (default 24 h), so tests can expire one quickly. */
+  sandboxKycLinkTtlMs?: number;
   jwt?: Partial<JwtSettings>;
   tableName?: string;
   /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
@@ -119,6 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         port: options.alignPort ?? 0,
         environment: alignEnvironment,
         ...(options.sandboxProfile ? { profile: options.sandboxProfile } : {}),
+        ...(options.sandboxKycLinkTtlMs ? { kycLinkTtlMs: options.sandboxKycLinkTtlMs } : {}),
         ...(options.dataDir ? { dataFile: join(options.dataDir, "align-sandbox.json") } : {}),
         ...(options.sandboxWebhooks ? { webhooks: options.sandboxWebhooks } : {}),
       });
