@@ -170,7 +170,11 @@ class Negotiation<V extends string> {
   accepted(used: V): void {
     if (this.#learned !== undefined) return;
     this.#learned = used;
-    this.#onLearned?.({ event: "align_wire_variant_learned", point: this.#point, variant: used, tried: this.#tried });
+    try {
+      this.#onLearned?.({ event: "align_wire_variant_learned", point: this.#point, variant: used, tried: this.#tried });
+    } catch {
+      // A failing log hook must not fail the request that Align just accepted.
+    }
   }
 }
 
