@@ -1,24 +1,61 @@
-/** The Align contract (test/contract) against the emulator; `npm run test:live` runs it against the real sandbox. */
-import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
-import { afterAll, beforeAll, expect, it } from "vitest";
+/**
+ * The Align contract (test/contract) against the emulator in each profile;
+ * `npm run test:live` runs it against the real sandbox. The client starts
+ * with no wire configuration every time and must learn each profile's dialect.
+ */
+import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@align-onboarding/align-sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alignContract } from "./contract/align-contract.js";
 
-let sandbox: AlignSandbox;
-const reports: string[] = [];
-beforeAll(async () => {
-  sandbox = await startAlignSandbox({ apiKey: "contract-key" });
-});
-afterAll(() => sandbox.close());
+const expected: Record<SandboxProfile, string[]> = {
+  official: [
+    "auth headers accepted: api-key",
+    "customer type field accepted alone: type",
+    "client learned: ALIGN_AUTH_HEADER=api-key ALIGN_CUSTOMER_TYPE_FIELD=type",
+    "email list filter: ignores case",
+  ],
+  sdk: [
+    "auth headers accepted: authorization",
+    "customer type field accepted alone: type",
+    "client learned: ALIGN_AUTH_HEADER=authorization ALIGN_CUSTOMER_TYPE_FIELD=type",
+    "email list filter: exact (case-sensitive)",
+  ],
+  legacy: [
+    "auth headers accepted: authorization",
+    "customer type field accepted alone: beneficiary_type",
+    "client learned: ALIGN_AUTH_HEADER=authorization ALIGN_CUSTOMER_TYPE_FIELD=beneficiary_type",
+    "email list filter: exact (case-sensitive)",
+  ],
+};
 
-alignContract(() => ({
-  baseUrl: sandbox.url,
-  apiKey: "contract-key",
-  settleMs: 1_000,
-  report: (line) => reports.push(line),
-}));
+for (const profile of ["official", "sdk", "legacy"] as const) {
+  describe(`profile ${profile}`, () => {
+    let sandbox: AlignSandbox;
+    const reports: string[] = [];
+    beforeAll(async () => {
+      sandbox = await startAlignSandbox({ apiKey: "contract-key", profile });
+    });
+    afterAll(() => sandbox.close());
 
-it("the emulator accepts every documented variant", () => {
-  expect(reports).toContain("auth headers accepted: Api-Key, Authorization (raw), Authorization (Bearer)");
-  expect(reports).toContain("customer type field accepted alone: type, beneficiary_type");
-  expect(reports).toContain("409 body keys: code, message");
-});
+    alignContract(() => ({
+      baseUrl: sandbox.url,
+      apiKey: "contract-key",
+      settleMs: 1_000,
+      report: (line) => reports.push(line),
+    }));
+
+    it("the emulator accepts exactly the profile's variants, and the client learned them", () => {
+      for (const line of expected[profile]) expect(reports).toContain(line);
+      expect(reports).toContain("409 body keys: code, message");
+      expect(reports).toContain("email uniqueness: ignores case (409)");
+      expect(reports).toContain("simulate without a KYC session: refused 400 kyc_session_required");
+    });
+
+    it("no request carried the key in two headers", () => {
+      const counts = sandbox.state().requests.map((entry) => entry.auth_headers?.length);
+      expect(counts.length).toBeGreaterThan(10);
+      // The variant probes send exactly one header each too.
+      expect(new Set(counts)).toEqual(new Set([1]));
+    });
+  });
+}

@@ -31,10 +31,10 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => sandbox.close());
 
-async function node(args: string[], email: string) {
+async function node(args: string[], email: string, url = sandbox.url) {
   const { stdout } = await run(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, ALIGN_URL: sandbox.url, EMAIL: email, NODE_OPTIONS: "" },
+    env: { ...process.env, ALIGN_URL: url, EMAIL: email, NODE_OPTIONS: "" },
   });
   return JSON.parse(stdout) as { customer_id: string; email: string };
 }
@@ -47,8 +47,9 @@ describe("the built package", () => {
   });
 
   it("works as an ES module default import", async () => {
-    const code = `import Align, { AlignError } from "@align-onboarding/align";
+    const code = `import Align, { AlignError, AuthHeader, CustomerTypeField } from "@align-onboarding/align";
       if (typeof AlignError !== "function") process.exit(2);
+      if (AuthHeader.ApiKey !== "api-key" || CustomerTypeField.BeneficiaryType !== "beneficiary_type") process.exit(3);
       ${workflow("Align")}`;
     const customer = await node(["--input-type=module", "-e", code], "esm@example.com");
     expect(customer.email).toBe("esm@example.com");
@@ -59,5 +60,17 @@ describe("the built package", () => {
     const customer = await node(["--input-type=commonjs", "-e", code], "cjs@example.com");
     expect(customer.email).toBe("cjs@example.com");
     expect(sandbox.state().customers.map((c) => c.email)).toContain("cjs@example.com");
+  });
+
+  it("negotiates the wire dialect as the sources do (legacy emulator profile)", async () => {
+    const legacy = await startAlignSandbox({ apiKey: "exports-key", profile: "legacy" });
+    try {
+      const code = `const Align = require("@align-onboarding/align").default; ${workflow("Align")}`;
+      const customer = await node(["--input-type=commonjs", "-e", code], "legacy@example.com", legacy.url);
+      expect(customer.email).toBe("legacy@example.com");
+      expect(legacy.state().requests.map((entry) => entry.status)).toEqual([401, 400, 200]);
+    } finally {
+      await legacy.close();
+    }
   });
 });

@@ -48,10 +48,11 @@ describe("seed: customers.create", () => {
     expect(company.kycs).toBeNull();
   });
 
-  it("sends both type and beneficiary_type, as the wire quirk requires", async () => {
+  it("sends the key in one header and the type under one field name (the default profile's)", async () => {
     await align.customers.create({ email: "wire@example.com", type: "individual", first_name: "W", last_name: "Q" });
-    // The emulator rejects a disagreement between the two, and stores the type either way.
+    // The emulator refuses beneficiary_type beside type (official profile), so one create means one field.
     expect(sandbox.state().customers[0]?.type).toBe("individual");
+    expect(sandbox.state().requests).toEqual([expect.objectContaining({ status: 200, auth_headers: ["api-key"] })]);
   });
 
   it("error handling: 409 on a duplicate email (case-insensitive), as AlignError with status 409", async () => {

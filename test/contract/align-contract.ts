@@ -1,11 +1,20 @@
 /**
  * The Align client's contract, as one suite that runs against the emulator in
  * `npm test` and against the real Align sandbox in `npm run test:live`, so the
- * emulator and the real API are held to the same checks. Where the documents
- * disagree (auth header, `type` vs `beneficiary_type`, the 409 body), it
- * reports which variant the target accepted.
+ * emulator and the real API are held to the same checks. The client runs with
+ * no wire configuration, as a first-time user's would: it must learn the
+ * contested variants itself. Where the documents disagree (auth header,
+ * `type` vs `beneficiary_type`, email filter, simulate without a session, the
+ * 409 body), it reports what the target did, with the values to pin.
  */
-import { Align, AlignConflictError, AlignValidationError } from "@align-onboarding/align";
+import {
+  Align,
+  AlignConflictError,
+  AlignValidationError,
+  type AuthHeader,
+  type CustomerTypeField,
+  type WireVariantLearned,
+} from "@align-onboarding/align";
 import { afterAll, describe, expect, it } from "vitest";
 
 export interface ContractTarget {
@@ -18,10 +27,28 @@ export interface ContractTarget {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The header for each auth form, as the client names them (the values `ALIGN_AUTH_HEADER` takes). */
+const authForms = (key: string): [AuthHeader, Record<string, string>][] => [
+  ["api-key", { "api-key": key }],
+  ["authorization", { authorization: key }],
+  ["bearer", { authorization: `Bearer ${key}` }],
+];
+
 export function alignContract(target: () => ContractTarget): void {
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const email = (tag: string) => `align-contract+${run}-${tag}@example.com`;
-  const client = () => new Align({ apiKey: target().apiKey, baseUrl: target().baseUrl, environment: "sandbox" });
+  const learned: WireVariantLearned[] = [];
+  let shared: Align | undefined;
+  // One client for the whole run, like one per process: what it learns on the first call it keeps.
+  const client = () => {
+    shared ??= new Align({
+      apiKey: target().apiKey,
+      baseUrl: target().baseUrl,
+      environment: "sandbox",
+      onWireVariantLearned: (event) => learned.push(event),
+    });
+    return shared;
+  };
   const individual = (tag: string) =>
     ({ email: email(tag), type: "individual", first_name: "Contract", last_name: "Test" }) as const;
   const raw = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
@@ -118,37 +145,67 @@ export function alignContract(target: () => ContractTarget): void {
       expect((await client().webhooks.list()).items.map((item) => item.id)).not.toContain(webhook.id);
     });
 
-    it("reports which wire variants the API accepts", async () => {
+    it("reports what the client learned, as the values to pin", () => {
+      const { authHeader, customerTypeField } = client().wireVariants;
+      expect(authHeader).toBeDefined();
+      expect(customerTypeField).toBeDefined();
+      target().report(`client learned: ALIGN_AUTH_HEADER=${authHeader} ALIGN_CUSTOMER_TYPE_FIELD=${customerTypeField}`);
+      target().report(
+        `negotiation: ${learned.map((event) => `${event.point}=${event.variant} after ${event.tried} tried`).join(", ")}`,
+      );
+    });
+
+    it("reports which wire variants the API accepts, each alone", async () => {
       const key = target().apiKey;
-      const auth: Record<string, Record<string, string>> = {
-        "Api-Key": { "api-key": key },
-        "Authorization (raw)": { authorization: key },
-        "Authorization (Bearer)": { authorization: `Bearer ${key}` },
-      };
-      const accepted: string[] = [];
-      for (const [name, headers] of Object.entries(auth)) {
+      const accepted: AuthHeader[] = [];
+      for (const [name, headers] of authForms(key)) {
         const response = await raw("GET", `/customers?email=${encodeURIComponent(email("probe"))}`, headers);
         if (response.status !== 401 && response.status !== 403) accepted.push(name);
       }
       target().report(`auth headers accepted: ${accepted.join(", ") || "none"}`);
       expect(accepted.length).toBeGreaterThan(0);
 
-      const types: string[] = [];
-      for (const field of ["type", "beneficiary_type"]) {
-        const response = await raw(
-          "POST",
-          "/customers",
-          { "api-key": key, authorization: key },
-          {
-            email: email(`field-${field}`),
-            [field]: "individual",
-            first_name: "Contract",
-            last_name: "Test",
-          },
-        );
+      const working = authForms(key).find(([name]) => name === accepted[0])?.[1] ?? {};
+      const types: CustomerTypeField[] = [];
+      for (const field of ["type", "beneficiary_type"] as const) {
+        const response = await raw("POST", "/customers", working, {
+          email: email(`field-${field}`),
+          [field]: "individual",
+          first_name: "Contract",
+          last_name: "Test",
+        });
         if (response.ok) types.push(field);
       }
-      target().report(`customer type field accepted alone: ${types.join(", ") || "neither (both are needed)"}`);
+      target().report(`customer type field accepted alone: ${types.join(", ") || "neither"}`);
+      expect(types.length).toBeGreaterThan(0);
+    });
+
+    it("reports how the email filter compares case (uniqueness ignores it)", async () => {
+      const mixed = email("Case").replace("align-contract", "Align-Contract");
+      const created = await client().customers.create({ ...individual("case"), email: mixed });
+      const duplicate = await client()
+        .customers.create({ ...individual("case"), email: mixed.toLowerCase() })
+        .catch((e: unknown) => e);
+      target().report(
+        `email uniqueness: ${duplicate instanceof AlignConflictError ? "ignores case (409)" : "case-sensitive"}`,
+      );
+      const { items } = await client().customers.list({ email: mixed.toLowerCase() });
+      const found = items.some((item) => item.customer_id === created.customer_id);
+      target().report(`email list filter: ${found ? "ignores case" : "exact (case-sensitive)"}`);
+      expect((await client().customers.list({ email: mixed })).items.map((item) => item.customer_id)).toContain(
+        created.customer_id,
+      );
+    });
+
+    it("reports whether simulate needs a KYC session", async () => {
+      const created = await client().customers.create(individual("no-session"));
+      const outcome = await client()
+        .customers.simulateCustomer({ customer_id: created.customer_id, action: "kyc.status.approve" })
+        .then(
+          () => "accepted",
+          (error: { status?: number; code?: string }) => `refused ${error.status} ${error.code}`,
+        );
+      target().report(`simulate without a KYC session: ${outcome}`);
     });
   });
 }

@@ -5,6 +5,12 @@ import { alignContract } from "../contract/align-contract.js";
 const reports: string[] = [];
 afterAll(() => {
   console.log(`\nWhat the real Align sandbox accepted:\n${reports.map((line) => `  ${line}`).join("\n")}\n`);
+  const pins = reports.find((line) => line.startsWith("client learned: "));
+  if (pins) {
+    console.log(
+      `To skip negotiation, pin these in the functions' environment (README "Going live"):\n  ${pins.slice("client learned: ".length)}\n`,
+    );
+  }
 });
 
 alignContract(() => ({

@@ -1,14 +1,23 @@
-import type { WebhookDeliverer } from "./delivery.js";
+/**
+ * Align's routes. Each behaviour is sourced or labelled "assumed" in
+ * docs/align-assumptions.md; the contested ones follow the active profile.
+ */
 import { HttpError, jsonObject, parseJson, type Reply } from "./http.js";
+import { EmailFilter, type ProfileSettings, SandboxTypeField } from "./profiles.js";
 import { AlignRoute } from "./routes.js";
-import type { SandboxState, StoredCustomer, StoredKycs } from "./state.js";
+import type { KycSession, SandboxState, StoredCustomer, StoredKycs, WebhookPayload } from "./state.js";
 
 export interface ApiContext {
   state: SandboxState;
-  deliverer: WebhookDeliverer;
+  /** Events to deliver once the change that caused them is durable. */
+  outbox: WebhookPayload[];
   /** The emulator's own URL, for KYC flow links. */
   baseUrl: () => string;
   environment: "sandbox" | "production";
+  profile: ProfileSettings;
+  /** How long a KYC flow link works. */
+  kycLinkTtlMs: number;
+  now: () => number;
 }
 
 type FieldError = { path: string[]; message: string };
@@ -16,40 +25,51 @@ type FieldError = { path: string[]; message: string };
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const CUSTOMER_TYPES = new Set(["individual", "corporate"]);
 const SIMULATE_ACTIONS = new Set(["kyc.status.approve"]);
+const TYPE_FIELDS = [SandboxTypeField.Type, SandboxTypeField.BeneficiaryType] as const;
 
 function nonEmptyString(value: unknown): value is string {
   return typeof value === "string" && value.trim().length > 0;
 }
 
-/** Align's create rules: email, type, and the names the type requires, all checked at once. */
-function validateCreate(body: Record<string, unknown>): { errors: FieldError[]; type: string } {
+/**
+ * Align's create rules, all checked at once. The type must arrive under the
+ * profile's field name; the other name is refused as an unknown field, so a
+ * client that guessed wrong gets a 400 naming both.
+ */
+function validateCreate(ctx: ApiContext, body: Record<string, unknown>): { errors: FieldError[]; type: string } {
   const errors: FieldError[] = [];
   if (!nonEmptyString(body.email)) errors.push({ path: ["email"], message: "email is required" });
   else if (!EMAIL.test(body.email) || body.email.length > 254)
     errors.push({ path: ["email"], message: "Invalid email format" });
-  // The API reference calls it beneficiary_type, the SDK type; either is accepted, both must agree.
-  const disagree =
-    body.type !== undefined && body.beneficiary_type !== undefined && body.type !== body.beneficiary_type;
-  const type = disagree ? undefined : (body.beneficiary_type ?? body.type);
-  if (disagree) {
-    errors.push({ path: ["beneficiary_type"], message: "type and beneficiary_type disagree" });
-  } else if (typeof type !== "string" || !CUSTOMER_TYPES.has(type)) {
-    errors.push({
-      path: [body.beneficiary_type !== undefined ? "beneficiary_type" : "type"],
-      message: "type must be 'individual' or 'corporate'",
-    });
+  const field = ctx.profile.typeField;
+  const other = TYPE_FIELDS.find((name) => name !== field) ?? SandboxTypeField.BeneficiaryType;
+  const type = body[field];
+  if (type === undefined) errors.push({ path: [field], message: `${field} is required` });
+  else if (typeof type !== "string" || !CUSTOMER_TYPES.has(type)) {
+    errors.push({ path: [field], message: `${field} must be 'individual' or 'corporate'` });
   }
+  if (Object.hasOwn(body, other)) errors.push({ path: [other], message: `Unrecognized field: ${other}` });
   const required = type === "individual" ? ["first_name", "last_name"] : type === "corporate" ? ["company_name"] : [];
-  for (const field of required) {
-    if (!nonEmptyString(body[field]))
-      errors.push({ path: [field], message: `${field} is required for ${String(type)} customers` });
+  for (const name of required) {
+    if (!nonEmptyString(body[name]))
+      errors.push({ path: [name], message: `${name} is required for ${String(type)} customers` });
   }
-  for (const field of ["first_name", "last_name", "company_name"]) {
-    if (body[field] !== undefined && body[field] !== null && typeof body[field] !== "string") {
-      errors.push({ path: [field], message: `${field} must be a string` });
+  for (const name of ["first_name", "last_name", "company_name"]) {
+    if (body[name] !== undefined && body[name] !== null && typeof body[name] !== "string") {
+      errors.push({ path: [name], message: `${name} must be a string` });
     }
   }
   return { errors, type: String(type) };
+}
+
+/** A customer as this profile's Align returns it: the type under the profile's field name. */
+export function present(profile: ProfileSettings, customer: StoredCustomer): Record<string, unknown> {
+  const copy: Record<string, unknown> = structuredClone(customer);
+  if (profile.typeField === SandboxTypeField.BeneficiaryType) {
+    copy.beneficiary_type = copy.type;
+    delete copy.type;
+  }
+  return copy;
 }
 
 function customerOr404(ctx: ApiContext, id: string | undefined): StoredCustomer {
@@ -58,19 +78,20 @@ function customerOr404(ctx: ApiContext, id: string | undefined): StoredCustomer 
   return customer;
 }
 
-function publishKycsUpdated(ctx: ApiContext, customer: StoredCustomer): void {
-  ctx.deliverer.publish({
+/** Queues `customer.kycs.updated` for the customer's current state. */
+export function publishKycsUpdated(ctx: ApiContext, customer: StoredCustomer): void {
+  ctx.outbox.push({
     event_type: "customer.kycs.updated",
     entity_id: customer.customer_id,
     entity_type: "customer",
     created_at: ctx.state.nextEventTime(),
-    entity_object: structuredClone(customer),
+    entity_object: present(ctx.profile, customer),
   });
 }
 
 function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
   const body = jsonObject(raw);
-  const { errors, type } = validateCreate(body);
+  const { errors, type } = validateCreate(ctx, body);
   if (errors.length > 0) throw new HttpError(400, "validation_error", "Validation failed", errors);
   const email = body.email as string;
   if (ctx.state.emails.has(email.toLowerCase())) {
@@ -80,21 +101,62 @@ function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
   for (const field of ["first_name", "last_name", "company_name"] as const) {
     if (typeof body[field] === "string") customer[field] = body[field];
   }
-  ctx.state.customers.set(customer.customer_id, customer);
-  ctx.state.emails.set(email.toLowerCase(), customer.customer_id);
-  return { status: 200, body: customer };
+  ctx.state.putCustomer(customer);
+  return { status: 200, body: present(ctx.profile, customer) };
 }
 
 function listCustomers(ctx: ApiContext, query: URLSearchParams): Reply {
   const email = query.get("email");
   const all = [...ctx.state.customers.values()];
-  const items = email === null ? all : all.filter((customer) => customer.email.toLowerCase() === email.toLowerCase());
-  return { status: 200, body: { items } };
+  const matches =
+    ctx.profile.emailFilter === EmailFilter.Exact
+      ? (customer: StoredCustomer) => customer.email === email
+      : (customer: StoredCustomer) => customer.email.toLowerCase() === email?.toLowerCase();
+  const items = email === null ? all : all.filter(matches);
+  return { status: 200, body: { items: items.map((customer) => present(ctx.profile, customer)) } };
 }
 
 /**
- * Starts KYC. Align does not document a repeat; the emulator returns the
- * existing session unchanged (same link, same status) and emits no event.
+ * The customer's current session; a customer stored before sessions were
+ * recorded (an older data file) keeps its link, valid from now.
+ */
+function sessionOf(ctx: ApiContext, customer: StoredCustomer): KycSession | undefined {
+  const session = ctx.state.sessions.get(customer.customer_id);
+  if (session || customer.kycs === null) return session;
+  return {
+    session_id: "legacy",
+    customer_id: customer.customer_id,
+    kyc_flow_link: customer.kycs.kyc_flow_link,
+    created_at: new Date(ctx.now()).toISOString(),
+    expires_at: new Date(ctx.now() + ctx.kycLinkTtlMs).toISOString(),
+  };
+}
+
+/** Whether a session's link still works. */
+export function isActive(ctx: ApiContext, session: KycSession): boolean {
+  return Date.parse(session.expires_at) > ctx.now();
+}
+
+function openSession(ctx: ApiContext, customer: StoredCustomer): KycSession {
+  const sessionId = ctx.state.newId();
+  const session: KycSession = {
+    session_id: sessionId,
+    customer_id: customer.customer_id,
+    kyc_flow_link: `${ctx.baseUrl()}/_emulator/kyc-flow/${sessionId}`,
+    created_at: new Date(ctx.now()).toISOString(),
+    expires_at: new Date(ctx.now() + ctx.kycLinkTtlMs).toISOString(),
+  };
+  ctx.state.putSession(session);
+  return session;
+}
+
+/**
+ * Starts KYC, or hands back the open session. The first start opens a
+ * pending session (and emits `customer.kycs.updated`, assumed). A repeat
+ * while the link works returns it unchanged (assumed); once it expired, a new
+ * session with a new link (SDK docs: "call this method again to generate a
+ * new one"), status unchanged. `rejected` stays open to resubmission: it gets
+ * a working link the same way. `approved` is returned as is.
  */
 function createKycSession(ctx: ApiContext, params: Record<string, string>, raw: Buffer): Reply {
   const body = parseJson(raw);
@@ -103,13 +165,21 @@ function createKycSession(ctx: ApiContext, params: Record<string, string>, raw: 
   }
   const customer = customerOr404(ctx, params.customer_id);
   if (customer.kycs === null) {
+    const session = openSession(ctx, customer);
     customer.kycs = {
       status: "pending",
       sub_status: "kyc_form_submission_started",
-      kyc_flow_link: `${ctx.baseUrl()}/_emulator/kyc-flow/${ctx.state.newId()}`,
+      kyc_flow_link: session.kyc_flow_link,
       status_breakdown: [],
     };
+    ctx.state.putCustomer(customer);
     publishKycsUpdated(ctx, customer);
+  } else if (customer.kycs.status !== "approved") {
+    const current = sessionOf(ctx, customer);
+    if (!current || !isActive(ctx, current)) {
+      customer.kycs = { ...customer.kycs, kyc_flow_link: openSession(ctx, customer).kyc_flow_link };
+      ctx.state.putCustomer(customer);
+    }
   }
   return { status: 201, body: { kycs: customer.kycs } };
 }
@@ -120,6 +190,33 @@ const APPROVED_BREAKDOWN: StoredKycs["status_breakdown"] = [
   { currency: "eur", payment_rails: "sepa", status: "approved" },
 ];
 
+/** A KYC decision: `approved`, or `rejected` (open to resubmission). Emits `customer.kycs.updated`. */
+export function decideKyc(ctx: ApiContext, customer: StoredCustomer, status: "approved" | "rejected"): void {
+  const link = customer.kycs?.kyc_flow_link ?? openSession(ctx, customer).kyc_flow_link;
+  customer.kycs =
+    status === "approved"
+      ? {
+          status,
+          sub_status: "kyc_form_submission_accepted",
+          kyc_flow_link: link,
+          status_breakdown: structuredClone(APPROVED_BREAKDOWN),
+        }
+      : {
+          status,
+          sub_status: "kyc_form_resubmission_required",
+          kyc_flow_link: link,
+          status_breakdown: APPROVED_BREAKDOWN.map((line) => ({ ...line, status: "rejected" })),
+        };
+  ctx.state.putCustomer(customer);
+  publishKycsUpdated(ctx, customer);
+}
+
+/**
+ * Sandbox approval. Needs an active KYC session (SDK docs); without one it is
+ * refused with 400 `kyc_session_required` (status and code assumed), and with
+ * an expired link 400 `kyc_session_expired` (assumed). Approving an approved
+ * customer changes nothing and answers `{}` (assumed).
+ */
 function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (ctx.environment === "production") {
     throw new HttpError(403, "forbidden", "Simulation is only available in the sandbox");
@@ -132,44 +229,55 @@ function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   }
   if (errors.length > 0) throw new HttpError(400, "validation_error", "Validation failed", errors);
   const customer = customerOr404(ctx, body.customer_id as string);
-  customer.kycs = {
-    status: "approved",
-    sub_status: "kyc_form_submission_accepted",
-    kyc_flow_link: customer.kycs?.kyc_flow_link ?? `${ctx.baseUrl()}/_emulator/kyc-flow/${ctx.state.newId()}`,
-    status_breakdown: structuredClone(APPROVED_BREAKDOWN),
-  };
-  publishKycsUpdated(ctx, customer);
+  const session = sessionOf(ctx, customer);
+  if (customer.kycs === null || !session) {
+    throw new HttpError(400, "kyc_session_required", "The customer has no active KYC session: start KYC first");
+  }
+  if (customer.kycs.status === "approved") return { status: 200, body: {} };
+  if (!isActive(ctx, session)) {
+    throw new HttpError(400, "kyc_session_expired", "The customer's KYC link expired: start KYC again");
+  }
+  decideKyc(ctx, customer, "approved");
   return { status: 200, body: {} };
 }
 
+/** Whether a host is this machine, where plain http is allowed for local receivers. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Registration is HTTPS only (SDK docs); plain http is allowed for loopback receivers (assumed, for local runs). */
 function createWebhook(ctx: ApiContext, raw: Buffer): Reply {
   const body = jsonObject(raw);
   let valid = false;
   if (typeof body.url === "string") {
     try {
-      valid = ["http:", "https:"].includes(new URL(body.url).protocol);
+      const url = new URL(body.url);
+      valid = url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
     } catch {
       valid = false;
     }
   }
   if (!valid)
     throw new HttpError(400, "validation_error", "Validation failed", [
-      { path: ["url"], message: "url must be an http(s) URL" },
+      { path: ["url"], message: "url must be an https URL" },
     ]);
   const webhook = {
     id: ctx.state.newId(),
     url: body.url as string,
     status: "active" as const,
-    created_at: new Date().toISOString(),
+    created_at: new Date(ctx.now()).toISOString(),
   };
-  ctx.state.webhooks.set(webhook.id, webhook);
+  ctx.state.putWebhook(webhook);
   return { status: 200, body: webhook };
 }
 
+/** Delete answers with no body (SDK docs); the status, 204, is assumed. */
 function deleteWebhook(ctx: ApiContext, params: Record<string, string>): Reply {
   const id = params.webhook_id ?? "";
-  if (!ctx.state.webhooks.delete(id)) throw new HttpError(404, "not_found", "Webhook not found");
-  return { status: 200, body: {} };
+  if (!ctx.state.deleteWebhook(id)) throw new HttpError(404, "not_found", "Webhook not found");
+  return { status: 204, body: undefined };
 }
 
 /** Runs one Align route; throws {@link HttpError} for a 4xx. */
@@ -186,7 +294,7 @@ export function handleAlignRoute(
     case AlignRoute.ListCustomers:
       return listCustomers(ctx, query);
     case AlignRoute.GetCustomer:
-      return { status: 200, body: customerOr404(ctx, params.customer_id) };
+      return { status: 200, body: present(ctx.profile, customerOr404(ctx, params.customer_id)) };
     case AlignRoute.CreateKycSession:
       return createKycSession(ctx, params, raw);
     case AlignRoute.SimulateCustomer:

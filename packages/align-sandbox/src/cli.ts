@@ -1,24 +1,47 @@
 #!/usr/bin/env node
 /**
  * `npm run align-sandbox`: the Align sandbox emulator on loopback.
- * ALIGN_SANDBOX_PORT (default 3001), ALIGN_SANDBOX_KEY (default `sandbox-key`).
+ * ALIGN_SANDBOX_PORT (default 3001), ALIGN_SANDBOX_KEY (default `sandbox-key`),
+ * ALIGN_SANDBOX_PROFILE (`official` (default), `sdk` or `legacy`; or `--profile <name>`),
+ * ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS (default 86400), ALIGN_SANDBOX_DATA_FILE
+ * (keep state across restarts, durable before each answer; in memory when unset).
  */
+import { DEFAULT_PROFILE, isSandboxProfile } from "./profiles.js";
 import { startAlignSandbox } from "./server.js";
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
 
 const port = Number(process.env.ALIGN_SANDBOX_PORT ?? 3001);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`ALIGN_SANDBOX_PORT must be a port number, got "${process.env.ALIGN_SANDBOX_PORT}"`);
-  process.exit(1);
+  fail(`ALIGN_SANDBOX_PORT must be a port number, got "${process.env.ALIGN_SANDBOX_PORT}"`);
 }
 const apiKey = process.env.ALIGN_SANDBOX_KEY || "sandbox-key";
+const flag = process.argv.indexOf("--profile");
+const profile =
+  (flag >= 0 ? process.argv[flag + 1] : undefined) || process.env.ALIGN_SANDBOX_PROFILE || DEFAULT_PROFILE;
+if (!isSandboxProfile(profile)) fail(`ALIGN_SANDBOX_PROFILE must be official, sdk or legacy, got "${profile}"`);
+const ttlRaw = process.env.ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS;
+const ttlSeconds = ttlRaw ? Number(ttlRaw) : undefined;
+if (ttlSeconds !== undefined && !(ttlSeconds > 0)) {
+  fail(`ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS must be a positive number, got "${ttlRaw}"`);
+}
+const dataFile = process.env.ALIGN_SANDBOX_DATA_FILE || undefined;
 
 try {
   const sandbox = await startAlignSandbox({
     apiKey,
     port,
+    profile,
+    ...(ttlSeconds === undefined ? {} : { kycLinkTtlMs: ttlSeconds * 1000 }),
+    ...(dataFile ? { dataFile } : {}),
     log: (entry) => console.log(JSON.stringify({ source: "align-sandbox", ...entry })),
   });
-  console.log(`Align sandbox emulator listening on ${sandbox.url} (API key from ALIGN_SANDBOX_KEY)`);
+  console.log(
+    `Align sandbox emulator listening on ${sandbox.url} (profile ${profile}: auth ${sandbox.profile.auth}, type field ${sandbox.profile.typeField}; API key from ALIGN_SANDBOX_KEY)`,
+  );
   console.log(`  admin: ${sandbox.url}/_emulator/state, /_emulator/faults, /_emulator/reset`);
   const stop = (signal: string) => {
     console.log(`${signal} received, stopping`);
@@ -28,10 +51,9 @@ try {
   process.once("SIGTERM", () => stop("SIGTERM"));
 } catch (error) {
   const code = (error as { code?: string }).code;
-  console.error(
+  fail(
     code === "EADDRINUSE"
       ? `Port ${port} is in use: set ALIGN_SANDBOX_PORT to a free port`
       : `Could not start: ${String(error)}`,
   );
-  process.exit(1);
 }

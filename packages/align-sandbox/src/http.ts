@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-/** A JSON answer, or none when the connection is to be dropped. */
+/** A JSON answer (no body when `body` is undefined). */
 export interface Reply {
   status: number;
   body: unknown;
@@ -77,6 +77,12 @@ export function jsonObject(raw: Buffer): Record<string, unknown> {
 
 export function send(res: ServerResponse, reply: Reply, requestId: string): void {
   if (res.headersSent || res.destroyed) return;
+  if (reply.body === undefined) {
+    // No body at all (204): no content type either.
+    res.writeHead(reply.status, { "x-request-id": requestId, ...reply.headers });
+    res.end();
+    return;
+  }
   const body = JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     "content-type": "application/json; charset=utf-8",

@@ -1,5 +1,21 @@
 export type { DeliveryOptions } from "./delivery.js";
 export { DropPoint, type FaultAction, FaultKind, type FaultSpec } from "./faults.js";
+export {
+  DEFAULT_PROFILE,
+  EmailFilter,
+  isSandboxProfile,
+  type ProfileSettings,
+  SandboxAuth,
+  SandboxProfile,
+  SandboxTypeField,
+} from "./profiles.js";
 export { AlignRoute } from "./routes.js";
 export { type AlignSandbox, type AlignSandboxOptions, startAlignSandbox } from "./server.js";
-export type { Delivery, RequestLogEntry, SandboxSnapshot, StoredCustomer, StoredWebhook } from "./state.js";
+export type {
+  Delivery,
+  KycSession,
+  RequestLogEntry,
+  SandboxSnapshot,
+  StoredCustomer,
+  StoredWebhook,
+} from "./state.js";

@@ -1,11 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ApiContext, handleAlignRoute } from "./align-api.js";
+import { type ApiContext, decideKyc, handleAlignRoute, isActive } from "./align-api.js";
 import { type DeliveryOptions, WebhookDeliverer } from "./delivery.js";
 import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
 import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
-import { loadState, saveState } from "./persistence.js";
+import { Journal } from "./persistence.js";
+import {
+  DEFAULT_PROFILE,
+  type EmailFilter,
+  type ProfileSettings,
+  profileSettings,
+  SandboxAuth,
+  type SandboxProfile,
+  type SandboxTypeField,
+} from "./profiles.js";
 import { matchRoute } from "./routes.js";
 import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
 
@@ -18,13 +27,32 @@ export interface AlignSandboxOptions {
   host?: string;
   /** `production` makes simulation answer 403, as Align does. Default `sandbox`. */
   environment?: "sandbox" | "production";
+  /**
+   * Which of Align's contradicting sources this emulator follows: `official`
+   * (default: `Api-Key` + `type`), `sdk` (raw `Authorization` + `type`,
+   * exact email filter) or `legacy` (raw `Authorization` +
+   * `beneficiary_type`, exact email filter). It accepts exactly that variant.
+   */
+  profile?: SandboxProfile;
+  /** Overrides the profile's auth form (for example `bearer`, which no profile uses). */
+  auth?: SandboxAuth;
+  /** Overrides the profile's customer type field name. */
+  customerTypeField?: SandboxTypeField;
+  /** Overrides the profile's list filter (uniqueness always ignores case). */
+  emailFilter?: EmailFilter;
+  /** How long a KYC flow link works (default 24 hours, assumed: Align says links expire, not when). */
+  kycLinkTtlMs?: number;
   /** Webhook delivery retry policy. */
   webhooks?: Partial<DeliveryOptions>;
   /**
-   * A JSON file that keeps customers and webhook registrations across restarts
-   * (the local stack keeps it next to its DynamoDB data). In memory when absent.
+   * A JSON file that keeps customers, KYC sessions and webhook registrations
+   * across restarts (the local stack keeps it next to its DynamoDB data), with
+   * an append-only journal beside it (`<dataFile>.journal`): a change is on
+   * disk before the request that made it is answered. In memory when absent.
    */
   dataFile?: string;
+  /** With `dataFile`: snapshot and empty the journal after this many changes (default 5 000). */
+  journalCompactAfter?: number;
   /** Called once per request with a line free of bodies and query strings. */
   log?: (entry: RequestLogEntry & { ms: number }) => void;
 }
@@ -40,6 +68,13 @@ export interface AlignSandbox {
   reset(): void;
   /** A deep copy of the emulator's state. */
   state(): SandboxSnapshot;
+  /** The contested points this emulator decides (from its profile and overrides). */
+  readonly profile: ProfileSettings & { name: SandboxProfile };
+  /**
+   * Sets a customer's KYC decision as Align's reviewers would (no Align route
+   * does this; `rejected` has no simulate action). Emits `customer.kycs.updated`.
+   */
+  decideKyc(customerId: string, status: "approved" | "rejected"): Promise<void>;
   /** Resolves once every webhook delivery has succeeded or exhausted its attempts. */
   deliveriesSettled(): Promise<void>;
   close(): Promise<void>;
@@ -62,19 +97,25 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   if (typeof options.apiKey !== "string" || options.apiKey.length === 0) {
     throw new Error("startAlignSandbox: apiKey is required");
   }
+  const profileName = options.profile ?? DEFAULT_PROFILE;
+  const profile = profileSettings(profileName, {
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.customerTypeField ? { typeField: options.customerTypeField } : {}),
+    ...(options.emailFilter ? { emailFilter: options.emailFilter } : {}),
+  });
+  const kycLinkTtlMs = options.kycLinkTtlMs ?? 24 * 60 * 60 * 1000;
+  if (!Number.isFinite(kycLinkTtlMs) || kycLinkTtlMs <= 0) {
+    throw new Error("startAlignSandbox: kycLinkTtlMs must be a positive number");
+  }
   const state = new SandboxState();
   const { dataFile } = options;
-  if (dataFile) loadState(dataFile, state);
-  // Saves are coalesced (at most one per 200 ms) so a busy emulator does not rewrite its file per request.
-  let saveTimer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    if (saveTimer) clearTimeout(saveTimer);
-    saveTimer = undefined;
-    if (dataFile) saveState(dataFile, state);
-  };
-  const persist = () => {
-    if (dataFile && !saveTimer) saveTimer = setTimeout(flush, 200);
-  };
+  const journal = dataFile
+    ? await Journal.open(
+        dataFile,
+        state,
+        options.journalCompactAfter === undefined ? {} : { compactAfter: options.journalCompactAfter },
+      )
+    : undefined;
   const faults = new FaultQueue();
   const deliverer = new WebhookDeliverer(state, options.apiKey, {
     maxAttempts: options.webhooks?.maxAttempts ?? 5,
@@ -82,7 +123,25 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     timeoutMs: options.webhooks?.timeoutMs ?? 5000,
   });
   let url = "";
-  const ctx: ApiContext = { state, deliverer, baseUrl: () => url, environment: options.environment ?? "sandbox" };
+  const ctx: ApiContext = {
+    state,
+    outbox: [],
+    baseUrl: () => url,
+    environment: options.environment ?? "sandbox",
+    profile,
+    kycLinkTtlMs,
+    now: Date.now,
+  };
+  /**
+   * Makes what the last handler changed durable, then queues its events: no
+   * answer and no webhook ever tells of a change a crash could still lose.
+   * Every answer waits here, reads included, so none shows a change not yet on disk.
+   */
+  const commit = async () => {
+    const events = ctx.outbox.splice(0);
+    await journal?.durable();
+    for (const event of events) deliverer.publish(event);
+  };
   // Pending delay faults, so close() does not wait for (or leave behind) their timers.
   const delays = new Map<NodeJS.Timeout, () => void>();
   const delay = (ms: number) =>
@@ -96,7 +155,6 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const reset = () => {
     state.reset();
     faults.clear();
-    persist();
   };
 
   const server = createServer((req, res) => {
@@ -136,11 +194,19 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       return undefined;
     }
     if (parsed.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      send(res, admin(method, parsed.pathname.slice(ADMIN_PREFIX.length), raw), requestId);
+      const reply = admin(method, parsed.pathname.slice(ADMIN_PREFIX.length), raw);
+      await commit();
+      send(res, reply, requestId);
       return undefined;
     }
 
-    const entry: RequestLogEntry = { at: new Date().toISOString(), method, route: "unmatched", status: 0 };
+    const entry: RequestLogEntry = {
+      at: new Date().toISOString(),
+      method,
+      route: "unmatched",
+      status: 0,
+      auth_headers: credentialHeaders(req),
+    };
     state.logRequest(entry);
     const match = matchRoute(method, parsed.pathname);
     if (match.kind !== "match") {
@@ -181,17 +247,17 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
 
     let reply: Reply;
-    if (!authorised(req, options.apiKey)) {
+    if (!authenticated(req, options.apiKey, profile.auth)) {
       reply = { status: 401, body: { message: "Invalid API key", code: "unauthorized" } };
     } else {
       try {
         reply = handleAlignRoute(ctx, match.route, match.params, parsed.searchParams, raw);
-        if (method !== "GET") persist();
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         reply = error.toReply();
       }
     }
+    await commit();
     if (fault?.type === "drop") {
       // after_commit: the change above is made; the caller never hears of it.
       entry.status = "dropped";
@@ -221,14 +287,40 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
         faults.clear();
         return { status: 200, body: {} };
       }
-      if (method === "GET" && path.startsWith("/kyc-flow/")) {
-        return { status: 200, body: { message: "Sandbox KYC flow: approve with POST /v0/customers/simulate" } };
+      if (method === "GET" && path.startsWith("/kyc-flow/")) return kycFlow(path.slice("/kyc-flow/".length));
+      const decision = /^\/customers\/([^/]+)\/kyc$/.exec(path);
+      if (method === "POST" && decision) {
+        const status = jsonObject(raw).status;
+        if (status !== "approved" && status !== "rejected") {
+          throw new HttpError(400, "invalid_decision", "status must be 'approved' or 'rejected'");
+        }
+        const customer = state.customers.get(decodeURIComponent(decision[1] ?? ""));
+        if (!customer) throw new HttpError(404, "not_found", "Customer not found");
+        decideKyc(ctx, customer, status);
+        return { status: 200, body: { kycs: customer.kycs } };
       }
       return { status: 404, body: { message: "Not found", code: "not_found" } };
     } catch (error) {
       if (error instanceof HttpError) return error.toReply();
       throw error;
     }
+  }
+
+  /** The hosted flow behind a KYC link: 200 while it is the customer's current, unexpired session, else 410. */
+  function kycFlow(sessionId: string): Reply {
+    for (const session of state.sessions.values()) {
+      if (session.session_id !== sessionId) continue;
+      if (!isActive(ctx, session)) break;
+      return {
+        status: 200,
+        body: {
+          message: "Sandbox KYC flow: approve with POST /v0/customers/simulate",
+          customer_id: session.customer_id,
+          expires_at: session.expires_at,
+        },
+      };
+    }
+    return { status: 410, body: { message: "This KYC link expired or was replaced", code: "kyc_link_expired" } };
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -253,9 +345,15 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     clearFaults: () => faults.clear(),
     reset,
     state: () => state.snapshot(),
+    profile: { name: profileName, ...profile },
+    decideKyc: async (customerId, status) => {
+      const customer = state.customers.get(customerId);
+      if (!customer) throw new Error(`No customer ${customerId}`);
+      decideKyc(ctx, customer, status);
+      await commit();
+    },
     deliveriesSettled: () => deliverer.idle(),
     close: async () => {
-      if (saveTimer) flush();
       deliverer.close();
       state.epoch += 1;
       for (const [timer, resolve] of delays) {
@@ -267,6 +365,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await journal?.close();
     },
   };
 }
@@ -279,9 +378,23 @@ function statusFault(fault: Extract<FaultAction, { type: "status" }>): Reply {
   };
 }
 
-/** Align reads the key from `Api-Key` or `Authorization` (raw or Bearer). */
-function authorised(req: IncomingMessage, apiKey: string): boolean {
-  const fromHeader = req.headers["api-key"];
-  const authorization = req.headers.authorization?.replace(/^Bearer\s+/i, "");
-  return fromHeader === apiKey || authorization === apiKey;
+/**
+ * Whether the key arrived in the one form this profile's Align reads. Any
+ * other form is a 401, as an API reading only that header would answer.
+ */
+function authenticated(req: IncomingMessage, apiKey: string, form: SandboxAuth): boolean {
+  if (form === SandboxAuth.ApiKey) return req.headers["api-key"] === apiKey;
+  const authorization = req.headers.authorization;
+  if (form === SandboxAuth.Bearer) return authorization?.replace(/^Bearer\s+/i, "Bearer ") === `Bearer ${apiKey}`;
+  return authorization === apiKey;
+}
+
+/** Names (never values) of the headers that carry a credential, for tests to check. */
+function credentialHeaders(req: IncomingMessage): string[] {
+  const names: string[] = [];
+  if (req.headers["api-key"] !== undefined) names.push("api-key");
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined)
+    names.push(/^Bearer\s/i.test(authorization) ? "authorization:bearer" : "authorization");
+  return names;
 }

@@ -53,6 +53,27 @@ export interface WebhookPayload {
   entity_object?: unknown;
 }
 
+/**
+ * The emulator's own record of a customer's KYC session (not part of Align's
+ * customer shape): which link is current and when it stops working.
+ */
+export interface KycSession {
+  session_id: string;
+  customer_id: string;
+  kyc_flow_link: string;
+  created_at: string;
+  /** ISO time after which the link no longer works (and simulate is refused). */
+  expires_at: string;
+}
+
+/** A durable change, in the order it happened; replaying them rebuilds the state. */
+export type StateChange =
+  | { op: "customer"; customer: StoredCustomer }
+  | { op: "session"; session: KycSession }
+  | { op: "webhook"; webhook: StoredWebhook }
+  | { op: "webhook_deleted"; id: string }
+  | { op: "reset" };
+
 /** One request the emulator received on an Align route (admin calls excluded). */
 export interface RequestLogEntry {
   at: string;
@@ -62,6 +83,11 @@ export interface RequestLogEntry {
   status: number | "dropped";
   /** Which injected fault, if any, shaped the answer. */
   fault?: string;
+  /**
+   * Which headers carried something that looks like a credential (names only,
+   * never values): `api-key`, `authorization`, `authorization:bearer`.
+   */
+  auth_headers?: string[];
 }
 
 /** Everything the emulator holds; `reset()` empties it. */
@@ -70,6 +96,8 @@ export class SandboxState {
   /** Lower-cased email -> customer id; Align treats emails case-insensitively. */
   readonly emails = new Map<string, string>();
   readonly webhooks = new Map<string, StoredWebhook>();
+  /** Customer id -> its current KYC session. */
+  readonly sessions = new Map<string, KycSession>();
   readonly deliveries: Delivery[] = [];
   readonly requests: RequestLogEntry[] = [];
   /** Keeps a long-running emulator's memory bounded: the oldest entries go first. */
@@ -90,6 +118,59 @@ export class SandboxState {
     }
   }
 
+  /** Told of every durable change (the journal listens). */
+  onChange: ((change: StateChange) => void) | undefined;
+
+  /** Stores a new or changed customer (emails compared ignoring case for uniqueness). */
+  putCustomer(customer: StoredCustomer): void {
+    this.customers.set(customer.customer_id, customer);
+    this.emails.set(customer.email.toLowerCase(), customer.customer_id);
+    this.onChange?.({ op: "customer", customer });
+  }
+
+  putSession(session: KycSession): void {
+    this.sessions.set(session.customer_id, session);
+    this.onChange?.({ op: "session", session });
+  }
+
+  putWebhook(webhook: StoredWebhook): void {
+    this.webhooks.set(webhook.id, webhook);
+    this.onChange?.({ op: "webhook", webhook });
+  }
+
+  deleteWebhook(id: string): boolean {
+    if (!this.webhooks.delete(id)) return false;
+    this.onChange?.({ op: "webhook_deleted", id });
+    return true;
+  }
+
+  /** Applies a change read back from disk (no listener call). */
+  apply(change: StateChange): void {
+    const listener = this.onChange;
+    this.onChange = undefined;
+    try {
+      switch (change.op) {
+        case "customer":
+          this.putCustomer(change.customer);
+          break;
+        case "session":
+          this.putSession(change.session);
+          break;
+        case "webhook":
+          this.putWebhook(change.webhook);
+          break;
+        case "webhook_deleted":
+          this.deleteWebhook(change.id);
+          break;
+        case "reset":
+          this.reset();
+          break;
+      }
+    } finally {
+      this.onChange = listener;
+    }
+  }
+
   /** Bumped by reset(), so work begun before a reset (a delayed request) is discarded. */
   epoch = 0;
   #lastEventMs = 0;
@@ -99,8 +180,10 @@ export class SandboxState {
     this.customers.clear();
     this.emails.clear();
     this.webhooks.clear();
+    this.sessions.clear();
     this.deliveries.length = 0;
     this.requests.length = 0;
+    this.onChange?.({ op: "reset" });
   }
 
   newId(): string {
@@ -117,6 +200,7 @@ export class SandboxState {
     return {
       customers: [...this.customers.values()].map((customer) => structuredClone(customer)),
       webhooks: [...this.webhooks.values()].map((webhook) => ({ ...webhook })),
+      kyc_sessions: [...this.sessions.values()].map((session) => ({ ...session })),
       deliveries: this.deliveries.map((delivery) => structuredClone(delivery)),
       requests: this.requests.map((entry) => ({ ...entry })),
     };

@@ -30,11 +30,58 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 beforeEach(() => sandbox.reset());
 
+/** A second emulator with another profile for one test. */
+async function withSandbox<T>(
+  options: Omit<Parameters<typeof startAlignSandbox>[0], "apiKey">,
+  body: (other: AlignSandbox) => Promise<T>,
+): Promise<T> {
+  const other = await startAlignSandbox({ apiKey: KEY, ...options });
+  const saved = sandbox;
+  sandbox = other;
+  try {
+    return await body(other);
+  } finally {
+    sandbox = saved;
+    await other.close();
+  }
+}
+
+const authForms = {
+  "api-key": { "api-key": KEY },
+  authorization: { authorization: KEY },
+  bearer: { authorization: `Bearer ${KEY}` },
+} as const;
+
 describe("authentication", () => {
-  it("accepts the key as Api-Key, raw Authorization or Bearer; rejects others with 401 JSON", async () => {
-    expect((await call("GET", "/v0/webhooks", undefined, { "api-key": KEY })).status).toBe(200);
-    expect((await call("GET", "/v0/webhooks", undefined, { authorization: KEY })).status).toBe(200);
-    expect((await call("GET", "/v0/webhooks", undefined, { authorization: `Bearer ${KEY}` })).status).toBe(200);
+  it.each([
+    ["official", "api-key"],
+    ["sdk", "authorization"],
+    ["legacy", "authorization"],
+  ] as const)("profile %s accepts only %s, and answers 401 JSON to the other forms", async (profile, accepted) => {
+    await withSandbox({ profile }, async () => {
+      for (const [form, headers] of Object.entries(authForms)) {
+        const response = await call("GET", "/v0/webhooks", undefined, headers);
+        expect([form, response.status]).toEqual([form, form === accepted ? 200 : 401]);
+      }
+    });
+  });
+
+  it("a bearer override accepts only Authorization: Bearer", async () => {
+    await withSandbox({ auth: "bearer" }, async () => {
+      expect((await call("GET", "/v0/webhooks", undefined, authForms.bearer)).status).toBe(200);
+      expect((await call("GET", "/v0/webhooks", undefined, authForms.authorization)).status).toBe(401);
+      expect((await call("GET", "/v0/webhooks", undefined, authForms["api-key"])).status).toBe(401);
+    });
+  });
+
+  it("logs which headers carried a credential, by name only", async () => {
+    await call("GET", "/v0/webhooks", undefined, { "api-key": KEY, authorization: `Bearer ${KEY}` });
+    const [entry] = sandbox.state().requests;
+    expect(entry?.auth_headers).toEqual(["api-key", "authorization:bearer"]);
+    expect(JSON.stringify(sandbox.state().requests)).not.toContain(KEY);
+  });
+
+  it("rejects a wrong or missing key with 401 JSON", async () => {
     const denied = await call("GET", "/v0/webhooks", undefined, { "api-key": "nope" });
     expect(denied.status).toBe(401);
     expect(denied.json).toEqual({ message: "Invalid API key", code: "unauthorized" });
@@ -44,16 +91,35 @@ describe("authentication", () => {
 });
 
 describe("customers", () => {
-  it("accepts beneficiary_type alone, and rejects a disagreement with type", async () => {
+  it("official and sdk take `type` only: beneficiary_type is a 400 naming both fields", async () => {
     const { type: _type, ...rest } = alice;
-    expect((await call("POST", "/v0/customers", { ...rest, beneficiary_type: "individual" })).status).toBe(200);
-    const clash = await call("POST", "/v0/customers", {
-      ...alice,
-      email: "b@example.com",
-      beneficiary_type: "corporate",
+    const legacyBody = await call("POST", "/v0/customers", { ...rest, beneficiary_type: "individual" });
+    expect(legacyBody.status).toBe(400);
+    expect(legacyBody.json.errors).toEqual([
+      { path: ["type"], message: "type is required" },
+      { path: ["beneficiary_type"], message: "Unrecognized field: beneficiary_type" },
+    ]);
+    const both = await call("POST", "/v0/customers", { ...alice, beneficiary_type: "individual" });
+    expect(both.status).toBe(400);
+    expect(sandbox.state().customers).toHaveLength(0);
+    expect((await call("POST", "/v0/customers", alice)).status).toBe(200);
+  });
+
+  it("legacy takes beneficiary_type only, and answers with it", async () => {
+    await withSandbox({ profile: "legacy" }, async () => {
+      const headers = authForms.authorization;
+      const refused = await call("POST", "/v0/customers", alice, headers);
+      expect(refused.status).toBe(400);
+      expect(refused.json.errors).toEqual([
+        { path: ["beneficiary_type"], message: "beneficiary_type is required" },
+        { path: ["type"], message: "Unrecognized field: type" },
+      ]);
+      const { type: _type, ...rest } = alice;
+      const created = await call("POST", "/v0/customers", { ...rest, beneficiary_type: "individual" }, headers);
+      expect(created.status).toBe(200);
+      expect(created.json).toMatchObject({ beneficiary_type: "individual" });
+      expect(created.json).not.toHaveProperty("type");
     });
-    expect(clash.status).toBe(400);
-    expect(clash.json.errors).toEqual([{ path: ["beneficiary_type"], message: "type and beneficiary_type disagree" }]);
   });
 
   it("enforces case-insensitive email uniqueness with 409", async () => {
@@ -64,11 +130,23 @@ describe("customers", () => {
     expect(sandbox.state().customers).toHaveLength(1);
   });
 
-  it("lists by email, case-insensitively", async () => {
+  it("official lists by email case-insensitively", async () => {
     await call("POST", "/v0/customers", alice);
     await call("POST", "/v0/customers", { ...alice, email: "bob@example.com" });
     const found = await call("GET", "/v0/customers?email=ALICE%40example.com");
     expect((found.json.items as { email: string }[]).map((c) => c.email)).toEqual(["alice@example.com"]);
+  });
+
+  it("sdk's list filter is exact, while uniqueness still ignores case", async () => {
+    await withSandbox({ profile: "sdk" }, async () => {
+      const headers = authForms.authorization;
+      await call("POST", "/v0/customers", { ...alice, email: "Alice@Example.com" }, headers);
+      expect((await call("POST", "/v0/customers", alice, headers)).status).toBe(409);
+      const other = await call("GET", "/v0/customers?email=alice%40example.com", undefined, headers);
+      expect(other.json.items).toEqual([]);
+      const exact = await call("GET", "/v0/customers?email=Alice%40Example.com", undefined, headers);
+      expect((exact.json.items as { email: string }[]).map((c) => c.email)).toEqual(["Alice@Example.com"]);
+    });
   });
 
   it("answers 404 for an unknown or malformed id", async () => {
@@ -94,6 +172,69 @@ describe("KYC and simulation", () => {
       status: "approved",
       kyc_flow_link: (first.json.kycs as { kyc_flow_link: string }).kyc_flow_link,
     });
+    const again2 = await call("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" });
+    expect(again2).toMatchObject({ status: 200, json: {} });
+  });
+
+  it("simulate without a KYC session is refused (400 kyc_session_required) and changes nothing", async () => {
+    const created = await call("POST", "/v0/customers", alice);
+    const id = created.json.customer_id as string;
+    const refused = await call("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" });
+    expect(refused.status).toBe(400);
+    expect(refused.json.code).toBe("kyc_session_required");
+    expect((await call("GET", `/v0/customers/${id}`)).json.kycs).toBeNull();
+    expect(sandbox.state().deliveries).toEqual([]);
+  });
+
+  it("a KYC link expires: its flow answers 410, simulate is refused, a new start gives a new working link", async () => {
+    await withSandbox({ kycLinkTtlMs: 300 }, async (short) => {
+      const id = (await call("POST", "/v0/customers", alice)).json.customer_id as string;
+      const first = (await call("POST", `/v0/customers/${id}/kycs`)).json.kycs as { kyc_flow_link: string };
+      expect((await fetch(first.kyc_flow_link)).status).toBe(200);
+      const [session] = short.state().kyc_sessions;
+      expect(first.kyc_flow_link).toContain(session?.session_id);
+      expect(Date.parse(session?.expires_at ?? "") - Date.parse(session?.created_at ?? "")).toBe(300);
+
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect((await fetch(first.kyc_flow_link)).status).toBe(410);
+      const refused = await call("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" });
+      expect(refused.json.code).toBe("kyc_session_expired");
+
+      const second = await call("POST", `/v0/customers/${id}/kycs`);
+      const renewed = second.json.kycs as { status: string; kyc_flow_link: string };
+      expect(renewed.status).toBe("pending");
+      expect(renewed.kyc_flow_link).not.toBe(first.kyc_flow_link);
+      expect((await fetch(renewed.kyc_flow_link)).status).toBe(200);
+      expect((await fetch(first.kyc_flow_link)).status).toBe(410);
+      expect((await call("GET", `/v0/customers/${id}`)).json.kycs).toMatchObject({
+        kyc_flow_link: renewed.kyc_flow_link,
+      });
+      expect(
+        (await call("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" })).status,
+      ).toBe(200);
+    });
+  });
+
+  it("rejected stays open to resubmission: the link works and a later approval is accepted", async () => {
+    const id = (await call("POST", "/v0/customers", alice)).json.customer_id as string;
+    const started = (await call("POST", `/v0/customers/${id}/kycs`)).json.kycs as { kyc_flow_link: string };
+    await sandbox.decideKyc(id, "rejected");
+    const rejected = await call("GET", `/v0/customers/${id}`);
+    expect(rejected.json.kycs).toMatchObject({ status: "rejected", sub_status: "kyc_form_resubmission_required" });
+    expect((await fetch(started.kyc_flow_link)).status).toBe(200);
+    const again = await call("POST", `/v0/customers/${id}/kycs`);
+    expect(again.json.kycs).toMatchObject({ status: "rejected", kyc_flow_link: started.kyc_flow_link });
+    const approved = await call("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" });
+    expect(approved.status).toBe(200);
+    expect((await call("GET", `/v0/customers/${id}`)).json.kycs).toMatchObject({ status: "approved" });
+  });
+
+  it("an admin decision over HTTP rejects, and validates its input", async () => {
+    const id = (await call("POST", "/v0/customers", alice)).json.customer_id as string;
+    expect((await call("POST", `/_emulator/customers/${id}/kyc`, { status: "maybe" })).status).toBe(400);
+    expect((await call("POST", "/_emulator/customers/nobody/kyc", { status: "rejected" })).status).toBe(404);
+    const decided = await call("POST", `/_emulator/customers/${id}/kyc`, { status: "rejected" });
+    expect(decided.json.kycs).toMatchObject({ status: "rejected" });
   });
 
   it("rejects unknown actions and unknown customers", async () => {
@@ -119,6 +260,34 @@ describe("KYC and simulation", () => {
     } finally {
       await production.close();
     }
+  });
+});
+
+describe("webhook registration", () => {
+  it.each([
+    ["https://example.com/hook", 200],
+    ["http://127.0.0.1:9/hook", 200],
+    ["http://localhost:9/hook", 200],
+    ["http://[::1]:9/hook", 200],
+    ["http://example.com/hook", 400],
+    ["http://127.0.0.1.example.com/hook", 400],
+    ["ftp://example.com/hook", 400],
+  ])("%s -> %i (HTTPS only, plain http on loopback)", async (url, status) => {
+    const response = await call("POST", "/v0/webhooks", { url });
+    expect(response.status).toBe(status);
+    if (status === 400) expect(response.json.errors).toEqual([{ path: ["url"], message: "url must be an https URL" }]);
+  });
+
+  it("DELETE answers 204 with no body; an unknown id is 404", async () => {
+    const created = await call("POST", "/v0/webhooks", { url: "https://example.com/hook" });
+    const response = await fetch(`${sandbox.url}/v0/webhooks/${created.json.id}`, {
+      method: "DELETE",
+      headers: { "api-key": KEY },
+    });
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe("");
+    expect(response.headers.get("content-type")).toBeNull();
+    expect((await call("DELETE", `/v0/webhooks/${created.json.id}`)).status).toBe(404);
   });
 });
 

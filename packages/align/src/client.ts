@@ -4,7 +4,14 @@ import { Customers } from "./resources/customers.js";
 import { Webhooks } from "./resources/webhooks.js";
 import { Transport } from "./transport.js";
 import { parseRequest } from "./validation.js";
-import { AlignEnvironment, BASE_URLS } from "./wire.js";
+import {
+  AlignEnvironment,
+  AuthHeader,
+  BASE_URLS,
+  CustomerTypeField,
+  WireNegotiator,
+  type WireVariantLearned,
+} from "./wire.js";
 
 /** Options of {@link Align}. */
 export interface AlignOptions {
@@ -24,6 +31,24 @@ export interface AlignOptions {
    * loading undici (about 30 ms); pass `globalThis.fetch` to use it instead.
    */
   fetch?: FetchLike | typeof fetch;
+  /**
+   * Pins how the key is sent (`"api-key"`, `"authorization"` raw, or
+   * `"bearer"`). Unset, the client sends `Api-Key`, and after a 401 retries
+   * once with the next form, remembering the one Align accepts for this
+   * instance's life. The key is never sent in two headers.
+   */
+  authHeader?: AuthHeader;
+  /**
+   * Pins the name of the customer type on create (`"type"` or
+   * `"beneficiary_type"`). Unset, the client sends `type`, and after a 400
+   * naming the type field retries once with the other name, remembering it.
+   */
+  customerTypeField?: CustomerTypeField;
+  /**
+   * Told once per contested point when the client learns the variant Align
+   * accepts (never called for a pinned one). Carries no key: safe to log.
+   */
+  onWireVariantLearned?: (event: WireVariantLearned) => void;
 }
 
 const AlignOptionsSchema = z.object({
@@ -37,11 +62,23 @@ const AlignOptionsSchema = z.object({
   timeoutMs: z.number().int().positive().max(900_000).default(30_000),
   maxRetries: z.number().int().min(0).max(10).default(2),
   fetch: z.custom<FetchLike>((value) => typeof value === "function", { error: "fetch must be a function" }).optional(),
+  authHeader: z
+    .enum(Object.values(AuthHeader), { error: "authHeader must be 'api-key', 'authorization' or 'bearer'" })
+    .optional(),
+  customerTypeField: z
+    .enum(Object.values(CustomerTypeField), { error: "customerTypeField must be 'type' or 'beneficiary_type'" })
+    .optional(),
+  onWireVariantLearned: z
+    .custom<(event: WireVariantLearned) => void>((value) => typeof value === "function", {
+      error: "onWireVariantLearned must be a function",
+    })
+    .optional(),
 });
 
 /**
  * The Align API client. Resources hang off the instance; build one per process
- * and reuse it (it holds no per-request state).
+ * and reuse it: besides keep-alive sockets it holds only what it learned of
+ * Align's wire dialect (auth header, customer type field), kept for its life.
  *
  * @example
  * ```ts
@@ -61,20 +98,35 @@ export class Align {
   readonly webhooks: Webhooks;
   readonly environment: AlignEnvironment;
   readonly baseUrl: string;
+  readonly #wire: WireNegotiator;
 
   /** @throws {AlignValidationError} when an option is invalid, naming it. */
   constructor(options: AlignOptions) {
     const parsed = parseRequest(AlignOptionsSchema, options, "Invalid Align client options");
     this.environment = parsed.environment;
     this.baseUrl = parsed.baseUrl ?? BASE_URLS[parsed.environment];
+    this.#wire = new WireNegotiator({
+      authHeader: parsed.authHeader,
+      customerTypeField: parsed.customerTypeField,
+      onLearned: parsed.onWireVariantLearned,
+    });
     const transport = new Transport({
       baseUrl: this.baseUrl,
       apiKey: parsed.apiKey,
       timeoutMs: parsed.timeoutMs,
       maxRetries: parsed.maxRetries,
       fetch: parsed.fetch ?? httpFetch,
+      wire: this.#wire,
     });
-    this.customers = new Customers(transport);
+    this.customers = new Customers(transport, this.#wire);
     this.webhooks = new Webhooks(transport, parsed.apiKey);
+  }
+
+  /**
+   * The wire variants in use: pinned, learned from Align's answers, or
+   * `undefined` while still unknown (the next request tries the first form).
+   */
+  get wireVariants(): { authHeader: AuthHeader | undefined; customerTypeField: CustomerTypeField | undefined } {
+    return { authHeader: this.#wire.auth.learned, customerTypeField: this.#wire.customerType.learned };
   }
 }

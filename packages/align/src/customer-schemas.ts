@@ -141,7 +141,17 @@ export type Customer = z.infer<typeof CustomerSchema>;
 export const CustomerListSchema = z.looseObject({ items: z.array(CustomerSchema) });
 export type CustomerList = z.infer<typeof CustomerListSchema>;
 
-export const KycSessionSchema = z.looseObject({ kycs: KycsSchema });
+/**
+ * The answer to starting KYC. Official pages show `{ kycs: { status,
+ * kyc_flow_link } }`, the SDK's docs only `kyc_flow_link`: a missing status is
+ * a session just opened, so `pending`.
+ */
+export const KycSessionSchema = z.looseObject({
+  kycs: KycsSchema.extend({ status: z.string().optional() }).transform(({ status, ...rest }) => ({
+    ...rest,
+    status: status ?? KycStatus.Pending,
+  })),
+});
 export type KycSession = z.infer<typeof KycSessionSchema>;
 
 export const SimulateCustomerResponseSchema = z.looseObject({});

@@ -10,4 +10,13 @@ export { toFieldErrors } from "./validation.js";
 export { isCustomerKycsUpdatedEvent, parseWebhookEvent } from "./webhook-event.js";
 export * from "./webhook-schemas.js";
 export { SIGNATURE_HEADER, signPayload, verifySignature } from "./webhook-signature.js";
-export { AlignEnvironment, BASE_URLS } from "./wire.js";
+export {
+  AlignEnvironment,
+  AUTH_HEADER_ORDER,
+  AuthHeader,
+  BASE_URLS,
+  CUSTOMER_TYPE_FIELD_ORDER,
+  CustomerTypeField,
+  WirePoint,
+  type WireVariantLearned,
+} from "./wire.js";

@@ -23,7 +23,7 @@ import {
   parseRetryAfter,
   retryDelayMs,
 } from "./retry.js";
-import { API_PREFIX, authHeaders, readRequestId } from "./wire.js";
+import { API_PREFIX, type AuthHeader, authHeaders, readRequestId, type WireNegotiator } from "./wire.js";
 
 /** Options any single call may override. */
 export interface RequestOptions {
@@ -65,6 +65,8 @@ export interface TransportConfig {
   timeoutMs: number;
   maxRetries: number;
   fetch: FetchLike;
+  /** Which auth form (and type field name) to send; learns from 401s. */
+  wire: WireNegotiator;
 }
 
 /** The least time worth giving an attempt when deciding whether a retry fits the budget. */
@@ -109,15 +111,30 @@ export class Transport {
     const timeoutMs = options.timeoutMs ?? this.#config.timeoutMs;
     const deadline =
       options.totalTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.totalTimeoutMs;
+    const { auth } = this.#config.wire;
+    // One extra attempt per call for auth negotiation, not counted against maxRetries.
+    let authRetried = false;
     for (let attempt = 0; ; attempt++) {
       let error: AlignError;
       let retryable: boolean;
+      const form = auth.current;
       try {
         const attemptTimeout = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
-        const response = await this.#attempt(request, attemptTimeout, options.signal);
+        const response = await this.#attempt(request, form, attemptTimeout, options.signal);
+        if (provesAuthentication(response.status)) auth.accepted(form);
         if (response.status >= 200 && response.status < 300) return response;
         error = errorFromResponse(response);
         retryable = isRetryableStatus(request.method, response.status);
+        if (response.status === 401 && authRetried) auth.refused(form);
+        else if (response.status === 401) {
+          // A 401 means nothing ran: retrying once with the next form is safe for any method.
+          const next = auth.next(form);
+          if (next !== undefined && Date.now() + MIN_ATTEMPT_MS <= deadline) {
+            authRetried = true;
+            attempt -= 1;
+            continue;
+          }
+        }
       } catch (caught) {
         if (!(caught instanceof AlignConnectionError)) throw caught;
         error = caught;
@@ -134,7 +151,12 @@ export class Transport {
     }
   }
 
-  async #attempt(request: ApiRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<ApiResponse> {
+  async #attempt(
+    request: ApiRequest,
+    form: AuthHeader,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<ApiResponse> {
     if (signal?.aborted) throw new AlignAbortError({ cause: signal.reason });
     const controller = new AbortController();
     let timedOut = false;
@@ -147,7 +169,7 @@ export class Transport {
     try {
       const response = await this.#config.fetch(this.#url(request), {
         method: request.method,
-        headers: this.#headers(request.body !== undefined),
+        headers: this.#headers(request.body !== undefined, form),
         signal: controller.signal,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       });
@@ -177,14 +199,24 @@ export class Transport {
     return `${base}${API_PREFIX}${request.path}${query}`;
   }
 
-  #headers(hasBody: boolean): Record<string, string> {
+  #headers(hasBody: boolean, form: AuthHeader): Record<string, string> {
     return {
       accept: "application/json",
       "user-agent": USER_AGENT,
       ...(hasBody ? { "content-type": "application/json" } : {}),
-      ...authHeaders(this.#config.apiKey),
+      ...authHeaders(this.#config.apiKey, form),
     };
   }
+}
+
+/**
+ * Whether an answer shows the key was read and accepted: a refusal for another
+ * reason (400, 404, 409) still proves it; 401/403, 408, 429 and 5xx may come
+ * from a proxy in front of Align before any key check, so they prove nothing.
+ */
+function provesAuthentication(status: number): boolean {
+  if (status >= 200 && status < 300) return true;
+  return status >= 400 && status < 500 && ![401, 403, 408, 429].includes(status);
 }
 
 /**

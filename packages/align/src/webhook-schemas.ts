@@ -48,7 +48,24 @@ export type Webhook = z.infer<typeof WebhookSchema>;
 export const WebhookListSchema = z.looseObject({ items: z.array(WebhookSchema) });
 export type WebhookList = z.infer<typeof WebhookListSchema>;
 
+/** Plain http is only for a receiver on this machine (local runs); Align delivers over HTTPS. */
+function isHttpsOrLoopbackHttp(value: string): boolean {
+  try {
+    const url = new URL(value);
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    return (
+      url.protocol === "https:" ||
+      (url.protocol === "http:" && (host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)))
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Registration: an `https` URL (SDK docs: HTTPS only), or `http` on loopback for local receivers. */
 export const CreateWebhookRequestSchema = z.object({
-  url: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }),
+  url: z
+    .url({ protocol: /^https?$/, error: "Must be an https URL" })
+    .refine(isHttpsOrLoopbackHttp, { error: "Must be an https URL (http only on loopback)" }),
 });
 export type CreateWebhookRequest = z.input<typeof CreateWebhookRequestSchema>;

@@ -1,7 +1,10 @@
 /**
- * Every place where the documented Align API disagrees with itself lives here,
- * so a fix after talking to the real API is a one-line change.
+ * Every place where the documented Align API disagrees with itself lives here.
+ * Where sources contradict each other the client does not guess: it sends one
+ * variant, learns from Align's answer and remembers what worked (see
+ * {@link WireNegotiator}), unless the caller pins the variant.
  */
+import type { AlignError } from "./errors.js";
 
 export const AlignEnvironment = {
   Sandbox: "sandbox",
@@ -18,11 +21,45 @@ export const BASE_URLS: Record<AlignEnvironment, string> = {
 export const API_PREFIX = "/v0";
 
 /**
- * Newer reference pages name `Api-Key`; older pages and the public SDK send the
- * raw key as `Authorization`. Sending both satisfies either reading.
+ * How the API key is sent. Newer official reference pages: `Api-Key: <key>`;
+ * older pages and the public SDK: raw `Authorization: <key>`; one guide:
+ * `Authorization: Bearer <key>`. Exactly one is sent per request.
  */
-export function authHeaders(apiKey: string): Record<string, string> {
-  return { "api-key": apiKey, authorization: apiKey };
+export const AuthHeader = {
+  ApiKey: "api-key",
+  Authorization: "authorization",
+  Bearer: "bearer",
+} as const;
+export type AuthHeader = (typeof AuthHeader)[keyof typeof AuthHeader];
+
+/** The order in which auth forms are tried: the newest official form first. */
+export const AUTH_HEADER_ORDER: readonly AuthHeader[] = [
+  AuthHeader.ApiKey,
+  AuthHeader.Authorization,
+  AuthHeader.Bearer,
+];
+
+/**
+ * The name of the customer type on create: `type` in the newer official pages
+ * and the SDK, `beneficiary_type` in older pages and one integration.
+ */
+export const CustomerTypeField = {
+  Type: "type",
+  BeneficiaryType: "beneficiary_type",
+} as const;
+export type CustomerTypeField = (typeof CustomerTypeField)[keyof typeof CustomerTypeField];
+
+/** The order in which type field names are tried. */
+export const CUSTOMER_TYPE_FIELD_ORDER: readonly CustomerTypeField[] = [
+  CustomerTypeField.Type,
+  CustomerTypeField.BeneficiaryType,
+];
+
+/** The one header that carries the key in `form`. */
+export function authHeaders(apiKey: string, form: AuthHeader): Record<string, string> {
+  if (form === AuthHeader.ApiKey) return { "api-key": apiKey };
+  if (form === AuthHeader.Bearer) return { authorization: `Bearer ${apiKey}` };
+  return { authorization: apiKey };
 }
 
 /** Headers in which Align (or a proxy in front of it) may return a request id. */
@@ -36,10 +73,136 @@ export function readRequestId(headers: { get(name: string): string | null }): st
   return undefined;
 }
 
+/** The create body with the customer type under `field` (and only there). */
+export function toWireCustomer<T extends { type: string }>(
+  body: T,
+  field: CustomerTypeField,
+): Omit<T, "type"> & Partial<Record<CustomerTypeField, string>> {
+  if (field === CustomerTypeField.Type) return body;
+  const { type, ...rest } = body;
+  return { ...rest, [field]: type };
+}
+
+/** Whether a 400's field errors name the customer type field (either spelling). */
+export function namesCustomerTypeField(error: AlignError): boolean {
+  if (error.status !== 400 && error.status !== 422) return false;
+  const errors = (error as { errors?: unknown }).errors;
+  if (!Array.isArray(errors)) return false;
+  return errors.some((entry: { path?: unknown }) => {
+    const head = Array.isArray(entry.path) ? entry.path[0] : undefined;
+    return head === CustomerTypeField.Type || head === CustomerTypeField.BeneficiaryType;
+  });
+}
+
+/** A contested wire detail the client negotiates. */
+export const WirePoint = {
+  AuthHeader: "auth_header",
+  CustomerTypeField: "customer_type_field",
+} as const;
+export type WirePoint = (typeof WirePoint)[keyof typeof WirePoint];
+
+/** Told once per point when the client learns which variant Align accepts. Carries no secret. */
+export interface WireVariantLearned {
+  event: "align_wire_variant_learned";
+  point: WirePoint;
+  variant: string;
+  /** How many variants were tried, the working one included. */
+  tried: number;
+}
+
+/** One contested point: a pinned variant, or candidates tried in order until one works. */
+class Negotiation<V extends string> {
+  readonly #order: readonly V[];
+  readonly #pinned: boolean;
+  readonly #point: WirePoint;
+  readonly #onLearned: ((event: WireVariantLearned) => void) | undefined;
+  #current: number;
+  #learned: V | undefined;
+  #tried = 1;
+
+  constructor(
+    point: WirePoint,
+    order: readonly V[],
+    pinned: V | undefined,
+    onLearned?: (e: WireVariantLearned) => void,
+  ) {
+    this.#point = point;
+    this.#order = order;
+    this.#pinned = pinned !== undefined;
+    this.#current = pinned === undefined ? 0 : Math.max(0, order.indexOf(pinned));
+    this.#learned = pinned;
+    this.#onLearned = onLearned;
+  }
+
+  /** The variant a new request uses. */
+  get current(): V {
+    return this.#learned ?? (this.#order[this.#current] as V);
+  }
+
+  /** The learned or pinned variant, if any. */
+  get learned(): V | undefined {
+    return this.#learned;
+  }
+
+  /**
+   * After a refusal of `used` that names this point: the variant to retry with,
+   * or undefined when nothing is left to try (pinned, learned, or no other).
+   * The cursor moves on, so a later request starts from the next variant.
+   */
+  next(used: V): V | undefined {
+    if (this.#pinned) return undefined;
+    if (this.#learned !== undefined) return used === this.#learned ? undefined : this.#learned;
+    this.refused(used);
+    const candidate = this.#order[this.#current] as V;
+    return candidate === used ? undefined : candidate;
+  }
+
+  /** `used` was refused and will not be retried now: a later request starts from the variant after it. */
+  refused(used: V): void {
+    if (this.#pinned || this.#learned !== undefined) return;
+    // Only from the cursor: concurrent refusals of the same variant move it once.
+    if (this.#order[this.#current] !== used) return;
+    this.#current = (this.#current + 1) % this.#order.length;
+    this.#tried += 1;
+  }
+
+  /** Align accepted `used`: remember it for the life of this client, and say so once. */
+  accepted(used: V): void {
+    if (this.#learned !== undefined) return;
+    this.#learned = used;
+    try {
+      this.#onLearned?.({ event: "align_wire_variant_learned", point: this.#point, variant: used, tried: this.#tried });
+    } catch {
+      // A failing log hook must not fail the request that Align just accepted.
+    }
+  }
+}
+
+/** Pins and the learning hook of a {@link WireNegotiator}. */
+export interface WireNegotiatorOptions {
+  authHeader?: AuthHeader | undefined;
+  customerTypeField?: CustomerTypeField | undefined;
+  onLearned?: ((event: WireVariantLearned) => void) | undefined;
+}
+
 /**
- * The customer type is `type` in the SDK and guide but `beneficiary_type` in the
- * API reference and production integrations; send both with the same value.
+ * What this client knows about Align's wire dialect. One per `Align`
+ * instance: build one client per process (as core does, per cold start) and
+ * the learned variants last the process's life. A 401 proves nothing ran, and
+ * a 400 proves nothing was created, so retrying either once with the next
+ * variant is safe; any other refusal is never retried for negotiation.
  */
-export function toWireCustomer<T extends { type: string }>(body: T): T & { beneficiary_type: string } {
-  return { ...body, beneficiary_type: body.type };
+export class WireNegotiator {
+  readonly auth: Negotiation<AuthHeader>;
+  readonly customerType: Negotiation<CustomerTypeField>;
+
+  constructor(options: WireNegotiatorOptions = {}) {
+    this.auth = new Negotiation(WirePoint.AuthHeader, AUTH_HEADER_ORDER, options.authHeader, options.onLearned);
+    this.customerType = new Negotiation(
+      WirePoint.CustomerTypeField,
+      CUSTOMER_TYPE_FIELD_ORDER,
+      options.customerTypeField,
+      options.onLearned,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Align } from "@align-onboarding/align";
-import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
+import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
 import { functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
@@ -32,6 +32,10 @@ export interface LocalStackOptions {
   alignEnvironment?: "sandbox" | "production";
   /** The emulator's API key. */
   sandboxKey?: string;
+  /** The emulator's profile (`official` by default; see the emulator's README section). */
+  sandboxProfile?: SandboxProfile;
+  /** How long the emulator's KYC links work (default 24 h), so tests can expire one quickly. */
+  sandboxKycLinkTtlMs?: number;
   jwt?: Partial<JwtSettings>;
   tableName?: string;
   /** Extra environment for the functions, e.g. `KYC_REFRESH_AFTER_SECONDS`. */
@@ -71,8 +75,9 @@ async function loadHandler(name: string): Promise<LambdaHandler> {
  * Points the emulator's deliveries at this stack's receiver, replacing the
  * registrations an earlier run left (its port may have changed).
  */
-async function registerWebhook(alignUrl: string, apiKey: string, receiverUrl: string): Promise<void> {
-  const align = new Align({ apiKey, baseUrl: alignUrl, maxRetries: 0 });
+async function registerWebhook(sandbox: AlignSandbox, apiKey: string, receiverUrl: string): Promise<void> {
+  // The stack knows its emulator's dialect: pinned, so only the functions' own client negotiates.
+  const align = new Align({ apiKey, baseUrl: sandbox.url, maxRetries: 0, authHeader: sandbox.profile.auth });
   const { items } = await align.webhooks.list();
   for (const webhook of items) {
     if (new URL(webhook.url).hostname === "127.0.0.1" && webhook.url.endsWith("/webhooks/align")) {
@@ -115,6 +120,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         apiKey: alignKey,
         port: options.alignPort ?? 0,
         environment: alignEnvironment,
+        ...(options.sandboxProfile ? { profile: options.sandboxProfile } : {}),
+        ...(options.sandboxKycLinkTtlMs ? { kycLinkTtlMs: options.sandboxKycLinkTtlMs } : {}),
         ...(options.dataDir ? { dataFile: join(options.dataDir, "align-sandbox.json") } : {}),
         ...(options.sandboxWebhooks ? { webhooks: options.sandboxWebhooks } : {}),
       });
@@ -144,7 +151,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     opened.push(gateway);
     if (sandbox && options.registerWebhook !== false)
-      await registerWebhook(sandbox.url, alignKey, `${gateway.url}/webhooks/align`);
+      await registerWebhook(sandbox, alignKey, `${gateway.url}/webhooks/align`);
 
     return {
       apiUrl: gateway.url,

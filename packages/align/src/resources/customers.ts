@@ -16,9 +16,10 @@ import {
   type SimulateCustomerResponse,
   SimulateCustomerResponseSchema,
 } from "../customer-schemas.js";
-import { parseResponse, type RequestOptions, type Transport } from "../transport.js";
+import { AlignError } from "../errors.js";
+import { type ApiResponse, parseResponse, type RequestOptions, type Transport } from "../transport.js";
 import { parseRequest } from "../validation.js";
-import { toWireCustomer } from "../wire.js";
+import { namesCustomerTypeField, toWireCustomer, type WireNegotiator } from "../wire.js";
 
 /** Optional inputs of {@link Customers.createKycSession}. */
 export interface CreateKycSessionParams {
@@ -29,15 +30,19 @@ export interface CreateKycSessionParams {
 /** Customers and their KYC: `align.customers`. */
 export class Customers {
   readonly #transport: Transport;
+  readonly #wire: WireNegotiator;
 
-  constructor(transport: Transport) {
+  constructor(transport: Transport, wire: WireNegotiator) {
     this.#transport = transport;
+    this.#wire = wire;
   }
 
   /**
    * Creates a customer. Validated before any network call; never retried
    * blindly, because Align honours no idempotency key (only 429 and refused
-   * connections are retried).
+   * connections are retried). The one exception is a 400 that names the type
+   * field while the field's name is still unknown: nothing was created, so it
+   * is retried once with the other name (`type` / `beneficiary_type`).
    *
    * @throws {AlignValidationError} on invalid input, with every field path.
    * @throws {AlignConflictError} (409) when the email already exists.
@@ -54,11 +59,36 @@ export class Customers {
    */
   async create(data: CreateCustomerRequest, options?: RequestOptions): Promise<Customer> {
     const body = parseRequest(CreateCustomerRequestSchema, data, "Request validation failed");
-    const response = await this.#transport.request(
-      { method: "POST", path: "/customers", body: toWireCustomer(body) },
-      options,
-    );
-    return parseResponse(CustomerSchema, response);
+    const { customerType } = this.#wire;
+    const started = Date.now();
+    const field = customerType.current;
+    try {
+      const response = await this.#transport.request(
+        { method: "POST", path: "/customers", body: toWireCustomer(body, field) },
+        options,
+      );
+      customerType.accepted(field);
+      return parseResponse(CustomerSchema, response);
+    } catch (error) {
+      const next = error instanceof AlignError && namesCustomerTypeField(error) ? customerType.next(field) : undefined;
+      if (next === undefined) throw error;
+      // The retry shares the caller's total budget.
+      const remaining =
+        options?.totalTimeoutMs === undefined ? undefined : options.totalTimeoutMs - (Date.now() - started);
+      if (remaining !== undefined && remaining <= 0) throw error;
+      let response: ApiResponse;
+      try {
+        response = await this.#transport.request(
+          { method: "POST", path: "/customers", body: toWireCustomer(body, next) },
+          remaining === undefined ? options : { ...options, totalTimeoutMs: remaining },
+        );
+      } catch (retryError) {
+        if (retryError instanceof AlignError && namesCustomerTypeField(retryError)) customerType.refused(next);
+        throw retryError;
+      }
+      customerType.accepted(next);
+      return parseResponse(CustomerSchema, response);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on this machine. See README "Local runtime".
  */
+import { isSandboxProfile } from "@align-onboarding/align-sandbox";
 import { LocalDefaults, startLocalStack } from "../stack.js";
 
 function port(name: string, fallback: number): number {
@@ -15,7 +16,19 @@ function port(name: string, fallback: number): number {
 
 const realAlignKey = process.env.ALIGN_API_KEY || undefined;
 const environment = process.env.ALIGN_ENVIRONMENT === "production" ? "production" : "sandbox";
-const passthrough = ["KYC_REFRESH_AFTER_SECONDS", "LOG_LEVEL", "ALIGN_TIMEOUT_MS", "ALIGN_WEBHOOK_SECRET"];
+const profile = process.env.ALIGN_SANDBOX_PROFILE || undefined;
+if (profile !== undefined && !isSandboxProfile(profile)) {
+  console.error(`ALIGN_SANDBOX_PROFILE must be official, sdk or legacy (got "${profile}")`);
+  process.exit(1);
+}
+const passthrough = [
+  "KYC_REFRESH_AFTER_SECONDS",
+  "LOG_LEVEL",
+  "ALIGN_TIMEOUT_MS",
+  "ALIGN_WEBHOOK_SECRET",
+  "ALIGN_AUTH_HEADER",
+  "ALIGN_CUSTOMER_TYPE_FIELD",
+];
 
 try {
   const stack = await startLocalStack({
@@ -25,6 +38,7 @@ try {
     dataDir: process.env.DATA_DIR || LocalDefaults.dataDir,
     alignEnvironment: environment,
     sandboxKey: process.env.ALIGN_SANDBOX_KEY || LocalDefaults.sandboxKey,
+    ...(profile ? { sandboxProfile: profile } : {}),
     ...(realAlignKey ? { alignApiKey: realAlignKey } : {}),
     ...(process.env.ALIGN_BASE_URL ? { alignBaseUrl: process.env.ALIGN_BASE_URL } : {}),
     jwt: {
