@@ -1,3 +1,4 @@
+import { AuthHeader, CustomerTypeField } from "@align-onboarding/align";
 import { Resource } from "sst/resource";
 import * as z from "zod";
 
@@ -17,6 +18,16 @@ const ConfigSchema = z.object({
   DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   AWS_REGION: z.string().min(1).default("us-east-1"),
   KYC_REFRESH_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
+  KYC_LINK_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(3_600),
+  /** Pin the contested wire details when they are known (else the client negotiates them). */
+  ALIGN_AUTH_HEADER: z.enum(Object.values(AuthHeader)).optional(),
+  ALIGN_CUSTOMER_TYPE_FIELD: z.enum(Object.values(CustomerTypeField)).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 
@@ -31,6 +42,9 @@ export interface Config {
   dynamoEndpoint: string | undefined;
   region: string;
   kycRefreshAfterMs: number;
+  kycLinkMaxAgeMs: number;
+  alignAuthHeader: AuthHeader | undefined;
+  alignCustomerTypeField: CustomerTypeField | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -91,6 +105,9 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     dynamoEndpoint: c.DYNAMODB_ENDPOINT,
     region: c.AWS_REGION,
     kycRefreshAfterMs: c.KYC_REFRESH_AFTER_SECONDS * 1000,
+    kycLinkMaxAgeMs: c.KYC_LINK_MAX_AGE_SECONDS * 1000,
+    alignAuthHeader: c.ALIGN_AUTH_HEADER,
+    alignCustomerTypeField: c.ALIGN_CUSTOMER_TYPE_FIELD,
     logLevel: c.LOG_LEVEL,
   };
 }

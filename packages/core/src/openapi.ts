@@ -200,7 +200,7 @@ const OPERATIONS: Record<string, Json> = {
           action: "kyc.status.approve",
         }),
       },
-      ...problems([...BODY, ...KEY, "unauthorized", "not_found", "upstream_rejected", ...TRANSIENT]),
+      ...problems([...BODY, ...KEY, "unauthorized", "not_found", "kyc_not_started", "upstream_rejected", ...TRANSIENT]),
     },
   },
   "POST /webhooks/align": {

@@ -50,6 +50,10 @@ export function createRuntime(
     timeoutMs: config.alignTimeoutMs,
     ...(options.alignFetch ? { fetch: options.alignFetch } : {}),
     ...(options.alignMaxRetries === undefined ? {} : { maxRetries: options.alignMaxRetries }),
+    ...(config.alignAuthHeader ? { authHeader: config.alignAuthHeader } : {}),
+    ...(config.alignCustomerTypeField ? { customerTypeField: config.alignCustomerTypeField } : {}),
+    // Once per process and point: which of Align's contested dialects worked (never the key).
+    onWireVariantLearned: ({ event, point, variant, tried }) => log.info(event, { point, variant, tried }),
     ...(config.alignBaseUrl ? { baseUrl: config.alignBaseUrl } : {}),
   });
   const withStores = (db: DynamoSender): Runtime => ({

@@ -10,9 +10,11 @@ export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name
 /** `POST /customers/{customer_id}/kyc-sessions`: the body is optional. */
 export const StartKycBodySchema = z.object({
   redirect_uri: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).optional(),
+  /** Open a new session even when a recent one is pending (its link may have stopped working). */
+  new_session: z.boolean({ error: "new_session must be true or false" }).optional(),
 });
 export type StartKycBody = z.output<typeof StartKycBodySchema>;
-export const START_KYC_FIELDS = ["redirect_uri"] as const;
+export const START_KYC_FIELDS = ["redirect_uri", "new_session"] as const;
 
 /** `POST /sandbox/customers/{customer_id}/simulate`. */
 export const SimulateBodySchema = z.object({

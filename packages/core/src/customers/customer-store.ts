@@ -24,6 +24,8 @@ export interface CustomerRecord {
   asOf: number;
   /** The idempotency record whose create recorded it; undefined for a customer claimed otherwise. */
   createdBy: string | undefined;
+  /** When the stored KYC link was issued to us (epoch ms), if we opened its session; else unknown. */
+  kycLinkAt: number | undefined;
   createdAt: string;
 }
 
@@ -40,6 +42,8 @@ export interface Observation {
   asOf: number;
   /** Identifies a webhook delivery (a hash of its body): the same delivery again is a `duplicate`. */
   source?: string;
+  /** When the observation's KYC link was issued, if we opened that session (see {@link CustomerRecord.kycLinkAt}). */
+  linkIssuedAt?: number;
 }
 
 export type ObserveResult = "applied" | "stale" | "duplicate" | "unknown";
@@ -126,6 +130,7 @@ function decode(item: Item): CustomerRecord {
     syncedAt: Number(item.synced_at?.N ?? 0),
     asOf: Number(item.as_of?.N ?? 0),
     createdBy: item.created_by?.S,
+    kycLinkAt: item.kyc_link_at?.N === undefined ? undefined : Number(item.kyc_link_at.N),
     createdAt: item.created_at?.S ?? "",
   };
 }
@@ -185,6 +190,7 @@ export class CustomerStore {
       syncedAt: now,
       asOf: observation.asOf,
       createdBy,
+      kycLinkAt: observation.linkIssuedAt,
       createdAt,
     };
     try {
@@ -203,6 +209,7 @@ export class CustomerStore {
             kyc_rank: { N: String(kycRank(customer.kycs)) },
             created_at: { S: createdAt },
             ...(createdBy === undefined ? {} : { created_by: { S: createdBy } }),
+            ...(observation.linkIssuedAt === undefined ? {} : { kyc_link_at: { N: String(observation.linkIssuedAt) } }),
           },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
@@ -236,15 +243,16 @@ export class CustomerStore {
    */
   async observe(customerId: string, observation: Observation, now = clockNow()): Promise<ObserveResult> {
     const customer = projectCustomer(observation.customer);
-    const { asOf, source } = observation;
+    const { asOf, source, linkIssuedAt } = observation;
+    const sets = ["#data = :data", "synced_at = :now", "as_of = :as_of", "kyc_rank = :rank"];
+    if (source !== undefined) sets.push("last_source = :source");
+    if (linkIssuedAt !== undefined) sets.push("kyc_link_at = :link_at");
     const applied = await conditionalWrite(
       this.#db,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Customer, customerId),
-        UpdateExpression: `SET #data = :data, synced_at = :now, as_of = :as_of, kyc_rank = :rank${
-          source === undefined ? "" : ", last_source = :source"
-        }`,
+        UpdateExpression: `SET ${sets.join(", ")}`,
         ConditionExpression:
           "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
           "(as_of <= :window_end AND (kyc_rank < :rank OR (kyc_rank = :rank AND as_of <= :as_of))))" +
@@ -258,6 +266,7 @@ export class CustomerStore {
           ":window_start": { N: String(asOf - OBSERVATION_WINDOW_MS) },
           ":window_end": { N: String(asOf + OBSERVATION_WINDOW_MS) },
           ...(source === undefined ? {} : { ":source": { S: source } }),
+          ...(linkIssuedAt === undefined ? {} : { ":link_at": { N: String(linkIssuedAt) } }),
         },
       }),
     );

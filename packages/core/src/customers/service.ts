@@ -119,11 +119,17 @@ async function resolveExistingEmail(
   body: CreateCustomerBody,
   attempt: Attempt,
   createdBy: string,
+  spelledAs: string,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
   const askedAt = now();
-  const { items } = await runtime.align.customers.list({ email: body.email }, invocation.alignOptions());
-  const candidates = items.filter((candidate) => same(candidate.email, body.email));
+  const lookup = async (email: string) =>
+    (await runtime.align.customers.list({ email }, invocation.alignOptions())).items.filter((candidate) =>
+      same(candidate.email, body.email),
+    );
+  let candidates = await lookup(body.email);
+  // A customer made elsewhere may be spelled as the caller wrote it, and Align's filter may be exact.
+  if (candidates.length === 0 && spelledAs !== body.email) candidates = await lookup(spelledAs);
   if (candidates.length === 0) {
     // Align reported a duplicate it does not show (not yet, or under another spelling): a 409 that is
     // not stored, so a retry with the key decides again.
@@ -174,7 +180,9 @@ export function createCustomer(
   body: ParsedBody<CreateCustomerBody>,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
-  const call = idempotent(invocation, caller, key, body.json, createIntent(invocation, caller, body.data));
+  // One spelling at Align (lower case): a lookup after a 409 finds it even where Align's filter is exact.
+  const data: CreateCustomerBody = { ...body.data, email: body.data.email.toLowerCase() };
+  const call = idempotent(invocation, caller, key, body.json, createIntent(invocation, caller, data));
   return runIdempotent(call, async (attempt) => {
     if (attempt.uncertain) {
       const mine = await runtime.customers.findCreatedBy(caller.sub, call.id);
@@ -186,10 +194,10 @@ export function createCustomer(
     const askedAt = now();
     let customer: Customer;
     try {
-      customer = await runtime.align.customers.create(body.data, invocation.alignOptions());
+      customer = await runtime.align.customers.create(data, invocation.alignOptions());
     } catch (error) {
       if (!(error instanceof AlignConflictError)) throw error;
-      return resolveExistingEmail(invocation, caller, body.data, attempt, call.id);
+      return resolveExistingEmail(invocation, caller, data, attempt, call.id, body.data.email);
     }
     const record = await runtime.customers.create(caller.sub, { customer, asOf: askedAt }, call.id);
     invocation.annotate({
@@ -216,15 +224,26 @@ export async function startKyc(
   const { runtime, request } = invocation;
   const record = await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
-    // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet.
     let latest = record.customer;
+    let linkAt = record.kycLinkAt;
     if (attempt.uncertain) {
+      // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet:
+      // a link we have not recorded is that attempt's, issued moments ago.
       const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
-      await runtime.customers.observe(customerId, { customer: latest, asOf: readAt });
+      const link = latest.kycs?.kyc_flow_link;
+      const ours = link && link !== record.customer.kycs?.kyc_flow_link;
+      if (ours) linkAt = readAt;
+      await runtime.customers.observe(customerId, {
+        customer: latest,
+        asOf: readAt,
+        ...(ours ? { linkIssuedAt: readAt } : {}),
+      });
     }
+    // A pending session's link is handed out again while it is young enough to work (KYC links expire).
     const open = latest.kycs;
-    if (open?.status === "pending" && open.kyc_flow_link) {
+    const young = linkAt !== undefined && now() - linkAt < runtime.config.kycLinkMaxAgeMs;
+    if (!body.data.new_session && open?.status === "pending" && open.kyc_flow_link && young) {
       return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
     }
     const askedAt = now();
@@ -234,7 +253,11 @@ export async function startKyc(
       invocation.alignOptions(),
     );
     const observed = { ...latest, kycs: session.kycs };
-    const saved = await runtime.customers.observe(customerId, { customer: observed, asOf: askedAt });
+    const saved = await runtime.customers.observe(customerId, {
+      customer: observed,
+      asOf: askedAt,
+      linkIssuedAt: askedAt,
+    });
     invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
@@ -258,7 +281,11 @@ export async function simulate(
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
   requireSandbox(invocation);
-  await ownedCustomer(invocation, caller, customerId);
+  const record = await ownedCustomer(invocation, caller, customerId);
+  // Align approves only a customer with a KYC session; refused here, before anything is recorded.
+  if (record.customer.kycs === null) {
+    throw new ProblemError("kyc_not_started", { detail: "Start KYC (POST /customers/{id}/kyc-sessions) first" });
+  }
   return runIdempotent(idempotent(invocation, caller, key, body.json), async () => {
     const simulated = await runtime.align.customers.simulateCustomer(
       { customer_id: customerId, action: body.data.action },

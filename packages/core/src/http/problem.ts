@@ -16,6 +16,7 @@ export const Problems = {
   not_found: { status: 404, title: "Not found" },
   email_already_exists: { status: 409, title: "A customer with this email already exists" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  kyc_not_started: { status: 409, title: "KYC has not been started for this customer" },
   payload_too_large: { status: 413, title: "The body is too large" },
   unsupported_media_type: { status: 415, title: "The body must be application/json" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used with a different request" },
