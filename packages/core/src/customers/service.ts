@@ -110,7 +110,7 @@ function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
  * - ours otherwise: 409 carrying its `customer_id`;
  * - nobody's (an earlier attempt with this key created it at Align and died
  *   before recording it) and it matches the request: claim it (201), unless
- *   another caller has an open attempt at this email (409, not stored);
+ *   another caller has an open attempt with the identical request (409, not stored);
  * - anything else: 409 without an id, so nothing leaks about others' customers.
  */
 async function resolveExistingEmail(
