@@ -10,14 +10,14 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  * secret, and scopes are not used by our routes.
  *
  * One check is stricter than AWS documents: `sub`, when present, must be a
- * non-empty string (RFC 7519 4.1.2: a StringOrURI). API Gateway does not
- * validate `sub` and hands every claim to the function as text, so a numeric
+ * string (RFC 7519 4.1.2: a StringOrURI). API Gateway does not document a
+ * check of `sub` and hands every claim to the function as text, so a numeric
  * `sub: 123` would arrive as the principal "123" and `true` as "true",
  * indistinguishable from a real subject. Identity providers (Cognito, Auth0,
  * ...) only issue string subjects, so such a token is a forgery or a bug:
- * locally it is refused with 401 so the mistake shows, and in AWS the handler
- * refuses what can still be seen (no, empty or blank `sub`; see
- * packages/core/src/auth.ts).
+ * locally it is refused with 401 so the mistake shows. A string `sub`, even
+ * empty or blank, passes as in AWS, and the handler refuses it
+ * (packages/core/src/auth.ts).
  */
 export interface JwtSettings {
   secret: string;
@@ -93,9 +93,7 @@ export function verifyToken(settings: JwtSettings, token: string, nowSeconds = M
   if (claims.iat !== undefined && (typeof claims.iat !== "number" || claims.iat > nowSeconds)) {
     throw new JwtError("issued in the future");
   }
-  if (claims.sub !== undefined && (typeof claims.sub !== "string" || claims.sub.trim() === "")) {
-    throw new JwtError("sub is not a non-empty string");
-  }
+  if (claims.sub !== undefined && typeof claims.sub !== "string") throw new JwtError("sub is not a string");
   return claims;
 }
 
