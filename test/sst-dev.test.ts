@@ -153,6 +153,6 @@ describe.skipIf(!installed)("sst dev's worker with our prebuilt bundles", () => 
   it("cannot find the handler from a relative bundle folder (resolved twice)", async () => {
     const outcome = await devInvoke(join("dist", "functions", "openapi"), {});
     expect(outcome.kind).toBe("init-error");
-    expect(outcome.body).toMatch(/"path" argument .*Received undefined/); // no index.* found at the doubled path
+    expect(outcome.body).toContain("argument must be of type string. Received undefined"); // no index.* at the doubled path
   });
 });
