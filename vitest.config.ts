@@ -6,7 +6,8 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
     // The live contract talks to the real Align sandbox: only `npm run test:live` runs it.
-    exclude: ["test/live/**", "**/node_modules/**"],
+    // The crash test kills the whole stack: only `npm run test:crash` runs it (see its config).
+    exclude: ["test/live/**", "test/crash/**", "**/node_modules/**"],
     // Every log line of every test file is checked for secrets and PII.
     setupFiles: ["test/support/log-guard.ts"],
     testTimeout: 20_000,

@@ -71,16 +71,41 @@ export const schedules: readonly ScheduleDefinition[] = [
   { function: FunctionName.SandboxReset, schedule: "cron(0 3 * * ? *)", sandboxOnly: true },
 ];
 
+/**
+ * What a function may reach, by SST link name (the name it has in `Resource`).
+ * Least privilege: sst.config.ts links each function to these and nothing else.
+ */
+export const Link = {
+  /** The stage's DynamoDB table (SST grants `dynamodb:*` on it and its index). */
+  Table: "Table",
+  /** The Align API key (an SST secret). */
+  AlignApiKey: "AlignApiKey",
+  /** The webhook signing secret(s) (an SST secret). */
+  AlignWebhookSecret: "AlignWebhookSecret",
+} as const;
+export type Link = (typeof Link)[keyof typeof Link];
+
 /** Per-function Lambda settings. Timeouts stay under API Gateway's 30 s integration limit. */
-export const functionSettings: Record<FunctionName, { timeoutSeconds: number; memoryMb: number }> = {
-  "create-customer": { timeoutSeconds: 20, memoryMb: 512 },
-  "get-customer": { timeoutSeconds: 10, memoryMb: 512 },
-  "start-kyc": { timeoutSeconds: 20, memoryMb: 512 },
-  "sandbox-simulate": { timeoutSeconds: 20, memoryMb: 512 },
-  "align-webhook": { timeoutSeconds: 20, memoryMb: 512 },
-  // Not behind API Gateway, so it may run for Lambda's full 15 minutes.
-  "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024 },
-  openapi: { timeoutSeconds: 5, memoryMb: 256 },
+export const functionSettings: Record<
+  FunctionName,
+  { timeoutSeconds: number; memoryMb: number; links: readonly Link[] }
+> = {
+  "create-customer": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
+  "get-customer": { timeoutSeconds: 10, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
+  "start-kyc": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
+  "sandbox-simulate": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
+  // The webhook secret defaults to the API key (Align signs with it), so the receiver has both.
+  "align-webhook": {
+    timeoutSeconds: 20,
+    memoryMb: 512,
+    links: [Link.Table, Link.AlignApiKey, Link.AlignWebhookSecret],
+  },
+  // Not behind API Gateway, so it may run for Lambda's full 15 minutes. It never calls Align, but
+  // packages/core/src/config.ts requires ALIGN_API_KEY of every function that builds the runtime,
+  // so the key stays linked until that check moves to the Align client's first use.
+  "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024, links: [Link.Table, Link.AlignApiKey] },
+  // The OpenAPI document is built from the schemas alone: no table, no secret.
+  openapi: { timeoutSeconds: 5, memoryMb: 256, links: [] },
 };
 
 /** The schedules that exist for an Align environment. */

@@ -1,7 +1,9 @@
 /**
  * sandbox-reset on a table holding thousands of items of each kind: a run
  * whose time budget is too small stops and reports; the second finishes;
- * foreign items are untouched; a dry run deletes nothing; production refuses.
+ * foreign items are untouched; a dry run deletes nothing; production refuses,
+ * and so does a table whose own stage marker is missing or says production,
+ * whatever the invoking shell says.
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -14,6 +16,8 @@ import { startTestStack, type TestStack } from "./support/stack.js";
 
 const PER_KIND = 2_000;
 const FOREIGN = 50;
+/** The stage marker the local stack writes when it creates the table: never deleted, counted as untouched. */
+const MARKER = 1;
 let t: TestStack;
 
 async function seed() {
@@ -60,9 +64,15 @@ describe("sandbox-reset", () => {
       dry_run: true,
       complete: true,
       counts: { customer: PER_KIND, idempotency: PER_KIND, webhook_receipt: PER_KIND },
-      untouched: FOREIGN,
+      untouched: FOREIGN + MARKER,
     });
-    expect(await countBy()).toEqual({ CUSTOMER: PER_KIND, IDEMPOTENCY: PER_KIND, WEBHOOK: PER_KIND, OTHER: FOREIGN });
+    expect(await countBy()).toEqual({
+      CUSTOMER: PER_KIND,
+      IDEMPOTENCY: PER_KIND,
+      WEBHOOK: PER_KIND,
+      OTHER: FOREIGN,
+      STAGE: MARKER,
+    });
   });
 
   it("the core function itself refuses outside the sandbox, whoever calls it", async () => {
@@ -75,7 +85,7 @@ describe("sandbox-reset", () => {
         log: new Logger({}, "error"),
       }),
     ).rejects.toThrow(SandboxResetRefusedError);
-    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN);
+    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER);
   });
 
   it("production refuses with a clear error and deletes nothing", async () => {
@@ -84,7 +94,7 @@ describe("sandbox-reset", () => {
     try {
       await expect(handler({}, budget(60_000))).rejects.toThrow(SandboxResetRefusedError);
       await expect(handler({}, budget(60_000))).rejects.toThrow(/only where ALIGN_ENVIRONMENT is sandbox/);
-      expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN);
+      expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER);
     } finally {
       process.env.ALIGN_ENVIRONMENT = "sandbox";
       resetRuntime();
@@ -96,7 +106,7 @@ describe("sandbox-reset", () => {
     expect(first.complete).toBe(false);
     const firstTotal = first.counts.customer + first.counts.idempotency + first.counts.webhook_receipt;
     expect(firstTotal).toBeLessThan(3 * PER_KIND);
-    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN - firstTotal); // counts are what was deleted
+    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER - firstTotal); // counts are what was deleted
     expect(first.elapsed_ms).toBeLessThan(400);
 
     const second = (await handler({}, budget(120_000))) as ResetReport;
@@ -104,7 +114,7 @@ describe("sandbox-reset", () => {
     for (const kind of ["customer", "idempotency", "webhook_receipt"] as const) {
       expect(first.counts[kind] + second.counts[kind]).toBe(PER_KIND);
     }
-    expect(await countBy()).toEqual({ OTHER: FOREIGN });
+    expect(await countBy()).toEqual({ OTHER: FOREIGN, STAGE: MARKER });
     expect(t.logs.some((line) => line.includes('"message":"sandbox reset page"'))).toBe(true);
   }, 120_000);
 
@@ -117,7 +127,7 @@ describe("sandbox-reset", () => {
         ...t.functionEnv(),
       },
     });
-    expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, complete: true, untouched: FOREIGN });
+    expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, complete: true, untouched: FOREIGN + MARKER });
   });
 });
 

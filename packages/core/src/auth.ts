@@ -8,13 +8,17 @@ export interface Caller {
 
 /**
  * The caller of an authenticated route. API Gateway has already checked the
- * token's signature, issuer, audience and expiry; a missing `sub` means the
- * route was reached without that check, which is refused.
+ * token's signature, issuer, audience and expiry, but not `sub`, and it hands
+ * claims over as text. A missing, non-string, empty or blank `sub`, one with
+ * control characters or an unreasonably long one is no principal: refused,
+ * so no two broken tokens ever share an owner such as "" or "null".
  *
  * @throws {ProblemError} 401 `unauthorized`.
  */
 export function requireCaller(request: HttpRequest): Caller {
   const sub = request.claims?.sub;
-  if (typeof sub !== "string" || sub.length === 0 || sub.length > 512) throw new ProblemError("unauthorized");
+  if (typeof sub !== "string" || sub.trim().length === 0 || sub.length > 512 || /\p{Cc}/u.test(sub)) {
+    throw new ProblemError("unauthorized");
+  }
   return { sub };
 }

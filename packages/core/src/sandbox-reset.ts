@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   BatchWriteItemCommand,
   type DynamoDBClient,
+  GetItemCommand,
   ScanCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
@@ -17,7 +18,7 @@ const KINDS = {
 type CountName = (typeof KINDS)[keyof typeof KINDS];
 
 export interface ResetOptions {
-  /** The stage's Align environment: anything but `sandbox` is refused before any read or delete. */
+  /** The stage's Align environment: anything but `sandbox` is refused before any read or delete (and so is a table whose stage marker does not say `sandbox`). */
   alignEnvironment: "sandbox" | "production";
   /** Count what would be deleted, delete nothing. */
   dryRun: boolean;
@@ -46,6 +47,41 @@ export class SandboxResetRefusedError extends Error {
   override name = "SandboxResetRefusedError";
 }
 
+/**
+ * The item that says which Align environment a table serves, written when the
+ * stage's table is created (sst.config.ts, packages/local) and never deleted
+ * by a reset. The same key as infra/stage-marker.ts, which core cannot import
+ * (it depends on nothing above it); test/sandbox-reset.test.ts proves they agree.
+ */
+export const STAGE_MARKER = { partition: "STAGE", sort: "STAGE", attribute: "align_environment" } as const;
+
+/**
+ * Reads the table's own stage marker. The shell that invokes a reset may say
+ * sandbox while the table is production's, so only the table is believed.
+ *
+ * @throws {SandboxResetRefusedError} unless the marker exists and says `sandbox`.
+ */
+async function requireSandboxTable(client: DynamoDBClient, table: string): Promise<void> {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: table,
+      Key: {
+        [TableKeys.partition]: { S: STAGE_MARKER.partition },
+        [TableKeys.sort]: { S: STAGE_MARKER.sort },
+      },
+      ConsistentRead: true,
+    }),
+  );
+  const environment = Item?.[STAGE_MARKER.attribute]?.S;
+  if (environment !== "sandbox") {
+    throw new SandboxResetRefusedError(
+      environment === undefined
+        ? `sandbox-reset found no stage marker in table ${table}, so it cannot tell sandbox from production; nothing was deleted`
+        : `sandbox-reset deletes data only from a sandbox table; table ${table} is marked ${environment}; nothing was deleted`,
+    );
+  }
+}
+
 const BATCH = 25;
 const MAX_BATCH_ATTEMPTS = 8;
 
@@ -70,6 +106,8 @@ async function deleteBatch(client: DynamoDBClient, table: string, requests: Writ
  * the budget, between 100 ms and 10 s). Deleting is idempotent, so a second run simply
  * finishes the job.
  *
+ * @throws {SandboxResetRefusedError} before any Scan or delete, unless both `alignEnvironment`
+ * and the table's stage marker say `sandbox`.
  * @example
  * ```ts
  * const report = await resetSandboxData(client, table, { alignEnvironment: "sandbox", dryRun: true, remainingMs: () => 60_000, log });
@@ -85,6 +123,8 @@ export async function resetSandboxData(
       `sandbox-reset deletes data only where ALIGN_ENVIRONMENT is sandbox (this is ${options.alignEnvironment}); nothing was deleted`,
     );
   }
+  // Both must say sandbox: the function's setting and, above all, the table itself.
+  await requireSandboxTable(client, table);
   const started = Date.now();
   // Room to finish the batch in hand and report: 10% of the budget, at least 100 ms, at most 10 s.
   const reserveMs = Math.min(10_000, Math.max(100, Math.floor(options.remainingMs() * 0.1)));

@@ -35,6 +35,60 @@ export interface ApiGateway {
 
 /** API Gateway's own limit on request bodies. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** HTTP API quota: "total combined size of request line and header values", 10240 bytes. */
+export const MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10_240;
+/**
+ * Node's parser limit here: far above API Gateway's, so the quota check in the
+ * request handler (which can tell a long URL from long headers) decides. Past
+ * this, Node's parser reports one overflow for both, answered 431.
+ */
+const PARSER_MAX_HEADER_BYTES = 1024 * 1024;
+/** An HTTP method is a token (RFC 9110): anything else is a malformed request line. */
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * How the emulator answers a request API Gateway refuses before routing
+ * (README "Local runtime" lists the choices): always an answer with API
+ * Gateway's `{"message"}` body and `connection: close`, never a reset socket.
+ */
+export const GatewayRefusal = {
+  /** The request line alone is over the quota. */
+  uriTooLong: { status: 414, message: "Request-URI Too Long" },
+  /** Request line plus headers over the quota. */
+  headersTooLarge: { status: 431, message: "Request Header Fields Too Large" },
+  /** A method no route has, however unusual: API Gateway routes it like any other, to no route. */
+  unknownMethod: { status: 404, message: "Not Found" },
+  /** Not HTTP: a bad character in a header or the request line. */
+  malformed: { status: 400, message: "Bad Request" },
+} as const satisfies Record<string, { status: number; message: string }>;
+type Refusal = (typeof GatewayRefusal)[keyof typeof GatewayRefusal];
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+};
+
+/** What Node's parser refused (a `clientError`), as API Gateway would answer it. */
+function refusalFor(error: NodeJS.ErrnoException & { rawPacket?: Buffer }): Refusal {
+  if (error.code === "HPE_HEADER_OVERFLOW") return GatewayRefusal.headersTooLarge;
+  if (error.code === "HPE_INVALID_METHOD") {
+    // The method is where parsing stopped, at the start of the packet.
+    const method = error.rawPacket?.toString("latin1").split(" ")[0] ?? "";
+    return METHOD_TOKEN.test(method) ? GatewayRefusal.unknownMethod : GatewayRefusal.malformed;
+  }
+  return GatewayRefusal.malformed;
+}
+
+/** The quota check Node's parser does not make (its limit is higher): request line, then line plus headers. */
+function oversized(req: IncomingMessage): Refusal | undefined {
+  const line = Buffer.byteLength(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+  if (line > MAX_REQUEST_LINE_AND_HEADERS_BYTES) return GatewayRefusal.uriTooLong;
+  let total = line;
+  for (const part of req.rawHeaders) total += Buffer.byteLength(part);
+  return total > MAX_REQUEST_LINE_AND_HEADERS_BYTES ? GatewayRefusal.headersTooLarge : undefined;
+}
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]+\+json|xml|[\w.+-]+\+xml|javascript|x-www-form-urlencoded))/i;
 
 interface CompiledRoute extends GatewayRoute {
@@ -79,11 +133,16 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const started = performance.now();
-    const url = new URL(req.url ?? "/", "http://gateway.invalid");
     const method = req.method ?? "GET";
     let status = 0;
     let routeKey = "-";
     try {
+      const refused = oversized(req);
+      if (refused) {
+        status = refused.status;
+        return gatewayError(res, refused.status, refused.message, { connection: "close" });
+      }
+      const url = new URL(req.url ?? "/", "http://gateway.invalid");
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
@@ -226,10 +285,22 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     }
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: PARSER_MAX_HEADER_BYTES }, (req, res) => {
     void handle(req, res);
   });
-  server.on("clientError", (_error, socket) => socket.destroy());
+  server.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+    // A socket the client already broke (reset, timed out) has no one left to answer.
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const refused = refusalFor(error);
+    const body = JSON.stringify({ message: refused.message });
+    options.log?.({ method: "-", route: "-", status: refused.status, ms: 0, error: error.code ?? "parse" });
+    socket.end(
+      `HTTP/1.1 ${refused.status} ${REASONS[refused.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   const url = await listen(server, options.port, options.host);
   return { url, close: () => close(server) };
 }

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile } from "esbuild";
 import { FunctionName } from "../../../functions/routes.js";
+import { type BundleManifest, MANIFEST_FILE, manifestEntry } from "../../../infra/bundles.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -41,6 +42,8 @@ export async function bundle(entry: string, outfile: string, { tuned = true }: {
     minify: true,
     keepNames: true,
     metafile: true,
+    // Metafile inputs relative to the root, so the deploy can re-hash them (infra/bundles.ts).
+    absWorkingDir: root,
     mainFields: ["module", "main"],
     // Workspace packages resolve to their sources, as in tests and `npm start`.
     conditions: tuned ? ["source", "module"] : ["source"],
@@ -54,10 +57,14 @@ export async function bundle(entry: string, outfile: string, { tuned = true }: {
 /**
  * Builds every function to `dist/functions/<name>/index.mjs`, the folder SST
  * deploys as that Lambda's code (`bundle` in sst.config.ts), with the
- * esbuild metafile beside it as `<name>.meta.json`.
+ * esbuild metafile beside it as `<name>.meta.json`, and `manifest.json`: the
+ * content hash of each bundle's inputs and output, which sst.config.ts checks
+ * before it deploys (infra/bundles.ts).
  */
 export async function buildFunctions(outDir = `${root}dist/functions`): Promise<BuiltFunction[]> {
   const built: BuiltFunction[] = [];
+  const manifest: BundleManifest = {};
+  await rm(`${outDir}/${MANIFEST_FILE}`, { force: true });
   for (const name of Object.values(FunctionName)) {
     await mkdir(`${outDir}/${name}`, { recursive: true });
     const file = `${outDir}/${name}/index.mjs`;
@@ -65,6 +72,9 @@ export async function buildFunctions(outDir = `${root}dist/functions`): Promise<
     await writeFile(`${outDir}/${name}.meta.json`, JSON.stringify(result.metafile));
     const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith(`${name}/index.mjs`));
     built.push({ name, file, bytes: output?.[1].bytes ?? 0, metafile: result.metafile });
+    manifest[name] = manifestEntry(Object.keys(result.metafile.inputs), await readFile(file), root);
   }
+  // Written last: a build that failed half way leaves no manifest, so nothing stale can deploy.
+  await writeFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 1));
   return built;
 }

@@ -2,13 +2,17 @@ import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { tableDefinition } from "@align-onboarding/core";
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
   ResourceNotFoundException,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { StageMarker, stageMarkerItem } from "../../../infra/stage-marker.js";
 import { close, listen } from "./listen.js";
 
 export interface EmbeddedDynamo {
@@ -63,4 +67,49 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   await client.send(new CreateTableCommand(tableDefinition(tableName)));
   await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
   return "created";
+}
+
+/** A table already marked for another Align environment than the one asked for. */
+export class StageMarkerMismatchError extends Error {
+  override name = "StageMarkerMismatchError";
+}
+
+/**
+ * Marks the table with the Align environment it serves (infra/stage-marker.ts),
+ * as sst.config.ts does in AWS, so sandbox-reset can tell a sandbox table from
+ * a production one by the table alone. A table keeps its first marker: data
+ * kept for production is never re-labelled sandbox by a later start.
+ *
+ * @throws {StageMarkerMismatchError} when the table is already marked otherwise.
+ */
+export async function ensureStageMarker(
+  client: DynamoDBClient,
+  tableName: string,
+  alignEnvironment: "sandbox" | "production",
+): Promise<void> {
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: stageMarkerItem(alignEnvironment),
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+    return;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: StageMarker.partition }, sk: { S: StageMarker.sort } },
+      ConsistentRead: true,
+    }),
+  );
+  const marked = Item?.[StageMarker.attribute]?.S;
+  if (marked !== alignEnvironment) {
+    throw new StageMarkerMismatchError(
+      `Table ${tableName} holds ${marked} data; use another DATA_DIR for ${alignEnvironment} (or ALIGN_ENVIRONMENT=${marked})`,
+    );
+  }
 }

@@ -1,6 +1,12 @@
 export { type ApiGateway, type GatewayRoute, type LambdaHandler, startApiGateway } from "./api-gateway.js";
 export { type BuiltFunction, buildFunctions, bundle } from "./build-functions.js";
-export { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
+export {
+  type EmbeddedDynamo,
+  ensureStageMarker,
+  ensureTable,
+  StageMarkerMismatchError,
+  startEmbeddedDynamo,
+} from "./embedded-dynamo.js";
 export { type Claims, claimsForEvent, JwtError, type JwtSettings, signToken, verifyToken } from "./jwt.js";
 export { openApiDocument } from "./openapi-file.js";
 export { LocalDefaults, type LocalStack, type LocalStackOptions, startLocalStack } from "./stack.js";

@@ -3,8 +3,21 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 /**
  * HS256 JWTs for local runs. In AWS, API Gateway's JWT authorizer verifies
  * tokens from your identity provider; locally this module plays that part with
- * a shared secret, checking what the authorizer checks: signature, issuer,
- * audience, expiry and not-before.
+ * a shared secret, checking what the authorizer documents it checks
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html):
+ * signature, `iss`, `aud` (or `client_id` when there is no `aud`), `exp`
+ * after now, `nbf` and `iat` before now. `kid` has no meaning with one local
+ * secret, and scopes are not used by our routes.
+ *
+ * One check is stricter than AWS documents: `sub`, when present, must be a
+ * string (RFC 7519 4.1.2: a StringOrURI). API Gateway does not document a
+ * check of `sub` and hands every claim to the function as text, so a numeric
+ * `sub: 123` would arrive as the principal "123" and `true` as "true",
+ * indistinguishable from a real subject. Identity providers (Cognito, Auth0,
+ * ...) only issue string subjects, so such a token is a forgery or a bug:
+ * locally it is refused with 401 so the mistake shows. A string `sub`, even
+ * empty or blank, passes as in AWS, and the handler refuses it
+ * (packages/core/src/auth.ts).
  */
 export interface JwtSettings {
   secret: string;
@@ -74,14 +87,26 @@ export function verifyToken(settings: JwtSettings, token: string, nowSeconds = M
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud ?? claims.client_id];
   if (!audiences.includes(settings.audience)) throw new JwtError("wrong audience");
   if (typeof claims.exp !== "number" || claims.exp <= nowSeconds) throw new JwtError("expired");
-  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds) throw new JwtError("not yet valid");
+  if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > nowSeconds)) {
+    throw new JwtError("not yet valid");
+  }
+  if (claims.iat !== undefined && (typeof claims.iat !== "number" || claims.iat > nowSeconds)) {
+    throw new JwtError("issued in the future");
+  }
+  if (claims.sub !== undefined && typeof claims.sub !== "string") throw new JwtError("sub is not a string");
   return claims;
 }
 
-/** Claims as API Gateway passes them to Lambda: every value a string. */
+/**
+ * Claims as API Gateway passes them to Lambda: every value a string (numbers
+ * and booleans as their text, arrays as `[a b]`, objects as JSON). A `null`
+ * claim is left out: AWS does not document it, and "null" as text would read
+ * as a value.
+ */
 export function claimsForEvent(claims: Claims): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(claims)) {
+    if (value === null || value === undefined) continue;
     if (typeof value === "string") out[name] = value;
     else if (Array.isArray(value)) out[name] = `[${value.join(" ")}]`;
     else out[name] = typeof value === "object" ? JSON.stringify(value) : String(value);

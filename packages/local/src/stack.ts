@@ -5,7 +5,7 @@ import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@alig
 import { resetRuntime } from "@align-onboarding/core";
 import { functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
-import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
+import { type EmbeddedDynamo, ensureStageMarker, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
 import { type JwtSettings, signToken } from "./jwt.js";
 
 /** Defaults shared by `npm start`, `npm run token` and `npm run invoke`. */
@@ -107,6 +107,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     opened.push(dynamo);
     await ensureTable(dynamo.client, tableName);
+    await ensureStageMarker(dynamo.client, tableName, alignEnvironment);
 
     let sandbox: AlignSandbox | undefined;
     let alignUrl: string;
