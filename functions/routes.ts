@@ -103,7 +103,7 @@ export const functionSettings: Record<
   // Not behind API Gateway, so it may run for Lambda's full 15 minutes. It never calls Align, but
   // packages/core/src/config.ts requires ALIGN_API_KEY of every function that builds the runtime,
   // so the key stays linked until that check moves to the Align client's first use.
-  "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024, links: [Link.Table, Link.AlignApiKey] },
+  "sandbox-reset": { timeoutSeconds: 900, memoryMb: 1024, links: [Link.Table] },
   // The OpenAPI document is built from the schemas alone: no table, no secret.
   openapi: { timeoutSeconds: 5, memoryMb: 256, links: [] },
 };

@@ -6,7 +6,7 @@ const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
 
 /**
  * Scheduled (nightly in sandbox stages) and `npm run invoke -- sandbox-reset`:
- * deletes the stage's customers, idempotency records and webhook receipts.
+ * deletes the stage's customers and idempotency records.
  * Event: `{ "dryRun": true }` counts without deleting. Refuses outside the sandbox.
  */
 export const handler = async (event: unknown, context?: Partial<Context>) => {
@@ -21,7 +21,7 @@ export const handler = async (event: unknown, context?: Partial<Context>) => {
     log,
   });
   if (!dryRun) {
-    const deleted = report.counts.customer + report.counts.idempotency + report.counts.webhook_receipt;
+    const deleted = report.counts.customer + report.counts.idempotency;
     log.raw(emfLine({ function: "sandbox-reset" }, { [Metric.SandboxResetDeletions]: deleted }));
   }
   log.info(report.complete ? "sandbox reset finished" : "sandbox reset stopped before its time ran out; run it again", {
@@ -29,7 +29,6 @@ export const handler = async (event: unknown, context?: Partial<Context>) => {
     dry_run: report.dry_run,
     customers: report.counts.customer,
     idempotency_records: report.counts.idempotency,
-    webhook_receipts: report.counts.webhook_receipt,
     untouched: report.untouched,
     elapsed_ms: report.elapsed_ms,
   });

@@ -29,7 +29,6 @@ async function seed() {
       },
     });
     requests.push({ PutRequest: { Item: { pk: { S: `IDEMPOTENCY#i-${i}` }, sk: { S: "IDEMPOTENCY" } } } });
-    requests.push({ PutRequest: { Item: { pk: { S: `WEBHOOK#w-${i}` }, sk: { S: "WEBHOOK" } } } });
   }
   for (let i = 0; i < FOREIGN; i++)
     requests.push({ PutRequest: { Item: { pk: { S: `OTHER#${i}` }, sk: { S: "OTHER" } } } });
@@ -63,13 +62,12 @@ describe("sandbox-reset", () => {
     expect(report).toMatchObject({
       dry_run: true,
       complete: true,
-      counts: { customer: PER_KIND, idempotency: PER_KIND, webhook_receipt: PER_KIND },
+      counts: { customer: PER_KIND, idempotency: PER_KIND },
       untouched: FOREIGN + MARKER,
     });
     expect(await countBy()).toEqual({
       CUSTOMER: PER_KIND,
       IDEMPOTENCY: PER_KIND,
-      WEBHOOK: PER_KIND,
       OTHER: FOREIGN,
       STAGE: MARKER,
     });
@@ -85,7 +83,7 @@ describe("sandbox-reset", () => {
         log: new Logger({}, "error"),
       }),
     ).rejects.toThrow(SandboxResetRefusedError);
-    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER);
+    expect((await t.items()).length).toBe(2 * PER_KIND + FOREIGN + MARKER);
   });
 
   it("production refuses with a clear error and deletes nothing", async () => {
@@ -94,7 +92,7 @@ describe("sandbox-reset", () => {
     try {
       await expect(handler({}, budget(60_000))).rejects.toThrow(SandboxResetRefusedError);
       await expect(handler({}, budget(60_000))).rejects.toThrow(/only where ALIGN_ENVIRONMENT is sandbox/);
-      expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER);
+      expect((await t.items()).length).toBe(2 * PER_KIND + FOREIGN + MARKER);
     } finally {
       process.env.ALIGN_ENVIRONMENT = "sandbox";
       resetRuntime();
@@ -104,14 +102,14 @@ describe("sandbox-reset", () => {
   it("stops before a too-small budget runs out; a second run finishes; nothing else is touched", async () => {
     const first = (await handler({}, budget(400))) as ResetReport;
     expect(first.complete).toBe(false);
-    const firstTotal = first.counts.customer + first.counts.idempotency + first.counts.webhook_receipt;
-    expect(firstTotal).toBeLessThan(3 * PER_KIND);
-    expect((await t.items()).length).toBe(3 * PER_KIND + FOREIGN + MARKER - firstTotal); // counts are what was deleted
+    const firstTotal = first.counts.customer + first.counts.idempotency;
+    expect(firstTotal).toBeLessThan(2 * PER_KIND);
+    expect((await t.items()).length).toBe(2 * PER_KIND + FOREIGN + MARKER - firstTotal); // counts are what was deleted
     expect(first.elapsed_ms).toBeLessThan(400);
 
     const second = (await handler({}, budget(120_000))) as ResetReport;
     expect(second.complete).toBe(true);
-    for (const kind of ["customer", "idempotency", "webhook_receipt"] as const) {
+    for (const kind of ["customer", "idempotency"] as const) {
       expect(first.counts[kind] + second.counts[kind]).toBe(PER_KIND);
     }
     expect(await countBy()).toEqual({ OTHER: FOREIGN, STAGE: MARKER });

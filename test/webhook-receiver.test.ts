@@ -58,8 +58,9 @@ async function storedCustomer(id: string) {
 /** An instant `ms` from now (events are compared with our own observations, which are now). */
 const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 
-/** Only customers and idempotency records exist: a delivery leaves no item of its own. */
-const otherItems = async () => (await t.items()).filter((item) => item.sk !== "CUSTOMER" && item.sk !== "IDEMPOTENCY");
+/** Only customers, idempotency records and the stage marker exist: a delivery leaves no item of its own. */
+const otherItems = async () =>
+  (await t.items()).filter((item) => item.sk !== "CUSTOMER" && item.sk !== "IDEMPOTENCY" && item.sk !== "STAGE");
 
 async function newCustomer(email: string) {
   const created = await t.api("POST", "/customers", { body: individual(email) });

@@ -9,7 +9,8 @@ import * as z from "zod";
  */
 const ConfigSchema = z.object({
   ALIGN_ENVIRONMENT: z.enum(["sandbox", "production"]).default("sandbox"),
-  ALIGN_API_KEY: z.string().trim().min(1),
+  /** Required by every function that calls Align or verifies webhooks; the sandbox reset runs without it. */
+  ALIGN_API_KEY: z.string().trim().min(1).optional(),
   /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
   ALIGN_WEBHOOK_SECRET: z.string().optional(),
   ALIGN_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -33,7 +34,8 @@ const ConfigSchema = z.object({
 
 export interface Config {
   alignEnvironment: "sandbox" | "production";
-  alignApiKey: string;
+  /** Undefined only where a function does not use Align (see {@link requireAlignKey}). */
+  alignApiKey: string | undefined;
   /** Secrets accepted on webhook signatures, current first. */
   webhookSecrets: string[];
   alignBaseUrl: string | undefined;
@@ -91,7 +93,7 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   const c = parsed.data;
-  const webhookSecrets = (c.ALIGN_WEBHOOK_SECRET ?? c.ALIGN_API_KEY)
+  const webhookSecrets = (c.ALIGN_WEBHOOK_SECRET ?? c.ALIGN_API_KEY ?? "")
     .split(",")
     .map((secret) => secret.trim())
     .filter((secret) => secret.length > 0);
@@ -110,4 +112,17 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     alignCustomerTypeField: c.ALIGN_CUSTOMER_TYPE_FIELD,
     logLevel: c.LOG_LEVEL,
   };
+}
+
+/**
+ * The Align API key, for the functions that use it (every one but the sandbox
+ * reset, which is not given the secret).
+ *
+ * @throws {ConfigError} naming `ALIGN_API_KEY` when it is not configured.
+ */
+export function requireAlignKey(config: Config): string {
+  if (config.alignApiKey === undefined) {
+    throw new ConfigError("Invalid configuration: ALIGN_API_KEY: required by this function");
+  }
+  return config.alignApiKey;
 }

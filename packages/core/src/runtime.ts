@@ -1,7 +1,7 @@
 import { Align, type FetchLike } from "@align-onboarding/align";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { boundedDynamo, type DynamoSender } from "./conditional-write.js";
-import { type Config, loadConfig } from "./config.js";
+import { type Config, loadConfig, requireAlignKey } from "./config.js";
 import { CustomerStore } from "./customers/customer-store.js";
 import { IdempotencyStore } from "./idempotency/store.js";
 import { Logger } from "./log.js";
@@ -44,24 +44,30 @@ export function createRuntime(
       ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } }
       : {}),
   });
-  const align = new Align({
-    apiKey: config.alignApiKey,
-    environment: config.alignEnvironment,
-    timeoutMs: config.alignTimeoutMs,
-    ...(options.alignFetch ? { fetch: options.alignFetch } : {}),
-    ...(options.alignMaxRetries === undefined ? {} : { maxRetries: options.alignMaxRetries }),
-    ...(config.alignAuthHeader ? { authHeader: config.alignAuthHeader } : {}),
-    ...(config.alignCustomerTypeField ? { customerTypeField: config.alignCustomerTypeField } : {}),
-    // Once per process and point: which of Align's contested dialects worked (never the key).
-    onWireVariantLearned: ({ event, point, variant, tried }) => log.info(event, { point, variant, tried }),
-    ...(config.alignBaseUrl ? { baseUrl: config.alignBaseUrl } : {}),
-  });
+  // Built on first use: a function that never calls Align (the sandbox reset) needs no key.
+  let align: Align | undefined;
+  const alignClient = (): Align =>
+    (align ??= new Align({
+      apiKey: requireAlignKey(config),
+      environment: config.alignEnvironment,
+      timeoutMs: config.alignTimeoutMs,
+      ...(options.alignFetch ? { fetch: options.alignFetch } : {}),
+      ...(options.alignMaxRetries === undefined ? {} : { maxRetries: options.alignMaxRetries }),
+      ...(config.alignAuthHeader ? { authHeader: config.alignAuthHeader } : {}),
+      ...(config.alignCustomerTypeField ? { customerTypeField: config.alignCustomerTypeField } : {}),
+      // Once per process and point: which of Align's contested dialects worked (never the key).
+      onWireVariantLearned: ({ event, point, variant, tried }) => log.info(event, { point, variant, tried }),
+      ...(config.alignBaseUrl ? { baseUrl: config.alignBaseUrl } : {}),
+    }));
+
   const withStores = (db: DynamoSender): Runtime => ({
     config,
-    align,
+    get align() {
+      return alignClient();
+    },
     dynamo,
     // List cursors are signed with a key derived from a secret the deployment already has.
-    customers: new CustomerStore(db, config.tableName, config.alignApiKey),
+    customers: new CustomerStore(db, config.tableName, () => requireAlignKey(config)),
     idempotency: new IdempotencyStore(db, config.tableName),
     log,
     until: (deadlineMs) => withStores(boundedDynamo(dynamo, deadlineMs)),

@@ -13,7 +13,6 @@ import { ItemKind, TableKeys } from "./table.js";
 const KINDS = {
   [ItemKind.Customer]: "customer",
   [ItemKind.Idempotency]: "idempotency",
-  [ItemKind.WebhookReceipt]: "webhook_receipt",
 } as const;
 type CountName = (typeof KINDS)[keyof typeof KINDS];
 
@@ -101,7 +100,7 @@ async function deleteBatch(client: DynamoDBClient, table: string, requests: Writ
 }
 
 /**
- * Deletes the stage's customers, idempotency records and webhook receipts, a
+ * Deletes the stage's customers and idempotency records, a
  * Scan page at a time, stopping while there is still time to report (10% of
  * the budget, between 100 ms and 10 s). Deleting is idempotent, so a second run simply
  * finishes the job.
@@ -133,7 +132,7 @@ export async function resetSandboxData(
     complete: false,
     pages: 0,
     scanned: 0,
-    counts: { customer: 0, idempotency: 0, webhook_receipt: 0 },
+    counts: { customer: 0, idempotency: 0 },
     untouched: 0,
     elapsed_ms: 0,
   };
@@ -180,7 +179,6 @@ export async function resetSandboxData(
       scanned: report.scanned,
       customers: report.counts.customer,
       idempotency_records: report.counts.idempotency,
-      webhook_receipts: report.counts.webhook_receipt,
       dry_run: options.dryRun,
     });
     startKey = page.LastEvaluatedKey;

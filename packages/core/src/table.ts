@@ -7,7 +7,6 @@
  * |---------------------|----------------------------|---------------|-----------------|--------------------------|
  * | customer            | `CUSTOMER#<customer_id>`   | `CUSTOMER`    | `OWNER#<sub>`   | `<created_at>#<id>`      |
  * | idempotency record  | `IDEMPOTENCY#<sha256>`     | `IDEMPOTENCY` |                 |                          |
- * | webhook receipt     | `WEBHOOK#<sha256>`         | `WEBHOOK`     |                 |                          |
  */
 export const TableKeys = {
   partition: "pk",
@@ -23,7 +22,6 @@ export const TableKeys = {
 export const ItemKind = {
   Customer: "CUSTOMER",
   Idempotency: "IDEMPOTENCY",
-  WebhookReceipt: "WEBHOOK",
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 

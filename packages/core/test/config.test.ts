@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/index.js";
+import { ConfigError, loadConfig, requireAlignKey } from "../src/index.js";
 
 const base = { ALIGN_API_KEY: "key-1", TABLE_NAME: "table" };
 
@@ -31,7 +31,7 @@ describe("loadConfig", () => {
   it("fails fast naming every bad variable, and never its value", () => {
     const attempt = () =>
       loadConfig(
-        { ALIGN_API_KEY: "", ALIGN_ENVIRONMENT: "staging", KYC_REFRESH_AFTER_SECONDS: "-1", ALIGN_BASE_URL: "sekrit" },
+        { ALIGN_API_KEY: " ", ALIGN_ENVIRONMENT: "staging", KYC_REFRESH_AFTER_SECONDS: "-1", ALIGN_BASE_URL: "sekrit" },
         {},
       );
     expect(attempt).toThrow(ConfigError);
@@ -41,15 +41,19 @@ describe("loadConfig", () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    for (const name of [
-      "ALIGN_API_KEY",
-      "TABLE_NAME",
-      "ALIGN_ENVIRONMENT",
-      "KYC_REFRESH_AFTER_SECONDS",
-      "ALIGN_BASE_URL",
-    ]) {
+    for (const name of ["TABLE_NAME", "ALIGN_ENVIRONMENT", "KYC_REFRESH_AFTER_SECONDS", "ALIGN_BASE_URL"]) {
       expect(message).toContain(name);
     }
     expect(message).not.toContain("sekrit");
+  });
+
+  it("a blank API key is refused by name; a missing one only where a function needs it", () => {
+    expect(() => loadConfig({ TABLE_NAME: "table", ALIGN_API_KEY: " " }, {})).toThrow(/ALIGN_API_KEY/);
+    const withoutKey = loadConfig({ TABLE_NAME: "table" }, {});
+    expect(withoutKey.alignApiKey).toBeUndefined();
+    expect(withoutKey.webhookSecrets).toEqual([]);
+    expect(() => requireAlignKey(withoutKey)).toThrow(ConfigError);
+    expect(() => requireAlignKey(withoutKey)).toThrow(/ALIGN_API_KEY/);
+    expect(requireAlignKey(loadConfig({ TABLE_NAME: "table", ALIGN_API_KEY: "k" }, {}))).toBe("k");
   });
 });

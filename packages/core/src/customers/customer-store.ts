@@ -146,13 +146,17 @@ function decode(item: Item): CustomerRecord {
 export class CustomerStore {
   readonly #db: DynamoSender;
   readonly #table: string;
-  readonly #cursorKey: Buffer;
+  readonly #cursorSecret: () => string;
+  #cursorKey: Buffer | undefined;
 
-  /** @param cursorSecret signs list cursors (any secret of the deployment; rotating it voids open cursors). */
-  constructor(db: DynamoSender, tableName: string, cursorSecret: string) {
+  /**
+   * @param cursorSecret signs list cursors (any secret of the deployment; rotating it voids open
+   * cursors), read on first use.
+   */
+  constructor(db: DynamoSender, tableName: string, cursorSecret: string | (() => string)) {
     this.#db = db;
     this.#table = tableName;
-    this.#cursorKey = createHmac("sha256", cursorSecret).update("align-onboarding/list-cursor").digest();
+    this.#cursorSecret = typeof cursorSecret === "string" ? () => cursorSecret : cursorSecret;
   }
 
   async get(customerId: string): Promise<CustomerRecord | undefined> {
@@ -328,6 +332,7 @@ export class CustomerStore {
   }
 
   #mac(payload: string): Buffer {
+    this.#cursorKey ??= createHmac("sha256", this.#cursorSecret()).update("align-onboarding/list-cursor").digest();
     return createHmac("sha256", this.#cursorKey).update(payload).digest().subarray(0, 16);
   }
 

@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import { now } from "../clock.js";
+import { requireAlignKey } from "../config.js";
 import type { ParsedBody } from "../http/body.js";
 import type { Invocation } from "../http/handler.js";
 import { Disposition, ProblemError } from "../http/problem.js";
@@ -78,7 +79,7 @@ const normalised = (value: string | null | undefined) => (value ?? "").trim().to
 const same = (a: string | null | undefined, b: string | undefined) => normalised(a) === normalised(b);
 
 const keyedHash = (invocation: Invocation, text: string) =>
-  createHmac("sha256", invocation.runtime.config.alignApiKey).update(text).digest("hex");
+  createHmac("sha256", requireAlignKey(invocation.runtime.config)).update(text).digest("hex");
 
 /**
  * What a create is about, as HMACs keyed with the Align API key (neither the

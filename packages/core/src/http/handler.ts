@@ -1,7 +1,7 @@
 import { AlignError, type RequestOptions } from "@align-onboarding/align";
 import type { Context } from "aws-lambda";
 import { now } from "../clock.js";
-import { ConfigError } from "../config.js";
+import { ConfigError, requireAlignKey } from "../config.js";
 import { errorFields, type LogFields, Logger } from "../log.js";
 import { emfLine, Metric } from "../metrics.js";
 import { getRuntime, type Runtime } from "../runtime.js";
@@ -96,6 +96,8 @@ export function httpHandler(name: string, handle: RouteHandler) {
     try {
       // Every DynamoDB call of this invocation ends before its deadline (see boundedDynamo).
       const runtime = getRuntime().until(deadlineMs - ANSWER_RESERVE_MS);
+      // Every API function uses the Align key (Align calls, webhook signatures, cursors): fail fast without it.
+      requireAlignKey(runtime.config);
       log = runtime.log.child({ function: name, request_id: request.requestId, cold_start: isCold });
       const invocation: Invocation = {
         request,

@@ -9,6 +9,7 @@ import {
   type WebhookEvent,
 } from "@align-onboarding/align";
 import { now as clockNow } from "../clock.js";
+import { ConfigError } from "../config.js";
 import { OBSERVATION_WINDOW_MS, type Observation } from "../customers/customer-store.js";
 import type { Invocation } from "../http/handler.js";
 import { ProblemError } from "../http/problem.js";
@@ -37,6 +38,10 @@ export function verifyDelivery(invocation: Invocation): void {
   if (request.body.length > MAX_WEBHOOK_BYTES) {
     invocation.count(Metric.WebhooksRejected);
     throw new ProblemError("payload_too_large");
+  }
+  if (runtime.config.webhookSecrets.length === 0) {
+    // Misconfigured, not forged: fail loudly (500, logged with the variable's name) rather than 401 forever.
+    throw new ConfigError("Invalid configuration: ALIGN_WEBHOOK_SECRET or ALIGN_API_KEY: required by this function");
   }
   if (!verifySignature(request.body, request.headers[SIGNATURE_HEADER], runtime.config.webhookSecrets)) {
     invocation.count(Metric.WebhooksRejected);
