@@ -52,7 +52,12 @@ export function prng(seed: number): () => number {
   };
 }
 
-const never = new Promise<never>(() => undefined);
+/**
+ * A promise that never settles, new each time: the continuation of a crashed
+ * invocation hangs on it and is garbage once nothing else refers to it (a
+ * shared one would keep every crashed invocation alive).
+ */
+const never = () => new Promise<never>(() => undefined);
 
 export class Scheduler {
   readonly #als = new AsyncLocalStorage<number>();
@@ -109,7 +114,7 @@ export class Scheduler {
       this.#running -= 1;
       this.#check();
     });
-    if (instruction.crash === "before") return never;
+    if (instruction.crash === "before") return never();
     return instruction;
   }
 
@@ -118,7 +123,7 @@ export class Scheduler {
     if (instruction.crash !== "after") return;
     this.#running -= 1;
     this.#check();
-    await never;
+    await never();
   }
 
   /** Runs until every started operation is done or crashed. */
