@@ -1,5 +1,5 @@
 /**
- * `npm run simulate -- [--runs N] [--steps M] [--seed S]`: plays N seeded
+ * `npm run simulate -- [--runs N] [--steps M] [--seed S] [--no-shrink]`: plays N seeded
  * schedules against the real handlers, dynalite and the Align emulator, and
  * checks the invariants after each. Exit 1 with the shrunk schedule on a
  * violation; the same seed replays it.
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "200" },
     steps: { type: "string", default: "8" },
     seed: { type: "string" },
+    "no-shrink": { type: "boolean", default: false },
   },
 });
 const number = (name: string, value: string | undefined, min: number) => {
@@ -27,6 +28,12 @@ const steps = number("steps", values.steps, 1);
 const seed = values.seed === undefined ? Date.now() % 2_147_483_647 : number("seed", values.seed, 0);
 
 console.log(`simulating ${runs} schedules of up to ${steps} steps, seed ${seed}`);
-const report = await simulate({ runs, steps, seed, progress: (line) => console.log(line) });
+const report = await simulate({
+  runs,
+  steps,
+  seed,
+  noShrink: values["no-shrink"] === true,
+  progress: (line) => console.log(line),
+});
 console.log(formatReport(report));
 process.exit(report.failure ? 1 : 0);

@@ -54,8 +54,20 @@ const kycRank = (kycs: unknown) => {
   const status = (kycs as { status?: unknown }).status;
   return status === "approved" ? 3 : status === "rejected" ? 2 : 1;
 };
-/** Final: what a retry must get again. A 5xx, or a 4xx with Retry-After, says "retry". */
-const isFinal = (a: Answer) => a.status < 500 && a.headers["retry-after"] === undefined;
+/** Refusals decided before a request runs: not stored, so the same key may run later (README "Idempotency"). */
+const BEFORE_RUNNING = new Set([
+  "validation_failed",
+  "unauthorized",
+  "not_found",
+  "kyc_not_started",
+  "idempotency_key_reused",
+]);
+/**
+ * Final: what a retry must get again. A 5xx, or a 4xx with Retry-After, says
+ * "retry"; a refusal before running is not an outcome of the key.
+ */
+const isFinal = (a: Answer) =>
+  a.status < 500 && a.headers["retry-after"] === undefined && !BEFORE_RUNNING.has(String(a.body.code));
 const withoutRequestId = (body: Record<string, unknown>) => {
   const { request_id: _id, ...rest } = body;
   return JSON.stringify(rest);

@@ -12,6 +12,8 @@ export interface SimulationOptions {
   /** Waves per schedule at most. */
   steps: number;
   seed: number;
+  /** Report the first failing schedule as drawn, without shrinking it (shrinking can take minutes). */
+  noShrink?: boolean;
   /** A line now and then on long runs. */
   progress?: (line: string) => void;
 }
@@ -74,7 +76,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           );
         }
       }),
-      { numRuns: options.runs, seed: options.seed, endOnFailure: false },
+      { numRuns: options.runs, seed: options.seed, endOnFailure: options.noShrink === true },
     );
     if (result.failed && result.counterexample) {
       const [schedule] = result.counterexample as [Schedule];
