@@ -282,8 +282,8 @@ export class CustomerStore {
 
   /**
    * The customer `owner` recorded through idempotency record `createdBy`, if
-   * any (every page of the owner's customers; used only to converge after an
-   * unknown outcome).
+   * any: found through the owner index (every page), confirmed by a consistent
+   * read of the table. Used only to converge after an unknown outcome.
    */
   async findCreatedBy(owner: string, createdBy: string): Promise<CustomerRecord | undefined> {
     let start: Item | undefined;
@@ -299,8 +299,12 @@ export class CustomerStore {
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      const found = output.Items?.[0];
-      if (found) return decode(found);
+      // The index only points: the table, read consistently, decides (an index can hold what the table
+      // does not, e.g. dynalite after a kill between its two writes).
+      for (const item of output.Items ?? []) {
+        const record = await this.get(item.customer_id?.S ?? "");
+        if (record?.owner === owner && record.createdBy === createdBy) return record;
+      }
       start = output.LastEvaluatedKey;
     } while (start);
     return undefined;
