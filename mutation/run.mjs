@@ -5,7 +5,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { groups } from "./groups.mjs";
 
-const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(groups);
+// Arguments starting with "--" go to Stryker (e.g. `--disableBail`, to learn every test that kills a mutant).
+const args = process.argv.slice(2);
+const strykerArgs = args.filter((arg) => arg.startsWith("--"));
+const named = args.filter((arg) => !arg.startsWith("--"));
+const names = named.length > 0 ? named : Object.keys(groups);
 for (const name of names) {
   if (!groups[name]) {
     console.error(`unknown group ${name}; one of ${Object.keys(groups).join(", ")}`);
@@ -17,7 +21,7 @@ const timings = {};
 for (const name of names) {
   console.log(`\n== mutation group ${name} ==`);
   const t0 = Date.now();
-  const result = spawnSync("npx", ["stryker", "run", "mutation/stryker.config.mjs"], {
+  const result = spawnSync("npx", ["stryker", "run", "mutation/stryker.config.mjs", ...strykerArgs], {
     stdio: "inherit",
     env: { ...process.env, MUTATE_GROUP: name },
   });
