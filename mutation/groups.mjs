@@ -13,6 +13,7 @@ export const groups = {
       "test/idempotency-store.test.ts",
       "test/api-idempotency.test.ts",
       "test/recovery-regressions.test.ts",
+      "test/mutation-idempotency.test.ts",
     ],
   },
   services: {
@@ -28,6 +29,7 @@ export const groups = {
       "test/api-refresh.test.ts",
       "test/api-bad-input.test.ts",
       "test/api-idempotency.test.ts",
+      "test/mutation-services.test.ts",
     ],
   },
   align: {
