@@ -30,6 +30,7 @@ export const groups = {
       "test/api-bad-input.test.ts",
       "test/api-idempotency.test.ts",
       "test/mutation-services.test.ts",
+      "test/mutation-customer-store.test.ts",
     ],
   },
   align: {
