@@ -31,6 +31,7 @@ export const groups = {
       "test/api-idempotency.test.ts",
       "test/mutation-services.test.ts",
       "test/mutation-customer-store.test.ts",
+      "test/mutation-webhooks.test.ts",
     ],
   },
   align: {
