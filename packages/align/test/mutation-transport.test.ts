@@ -63,14 +63,16 @@ beforeEach(() => {
   received = [];
 });
 
-function transport(overrides: { fetch?: FetchLike; baseUrl?: string; maxRetries?: number } = {}) {
+function transport(
+  overrides: { fetch?: FetchLike; baseUrl?: string; maxRetries?: number; wire?: WireNegotiator } = {},
+) {
   return new Transport({
     baseUrl: overrides.baseUrl ?? base,
     apiKey: "test-key",
     timeoutMs: 2_000,
     maxRetries: overrides.maxRetries ?? 2,
     fetch: overrides.fetch ?? httpFetch,
-    wire: new WireNegotiator({ authHeader: "api-key" }),
+    wire: overrides.wire ?? new WireNegotiator({ authHeader: "api-key" }),
   });
 }
 const get: ApiRequest = { method: "GET", path: "/customers/c1" };
@@ -278,6 +280,70 @@ describe("failures without an answer", () => {
     const during = await failure(transport().request(get, { signal: waiting.signal }));
     expect(during).toBeInstanceOf(AlignAbortError);
     expect(Date.now() - started).toBeLessThan(2_000);
+    expect(received).toHaveLength(1);
+  });
+});
+
+describe("auth negotiation", () => {
+  const learning = () => {
+    const learned: { variant: string; tried: number }[] = [];
+    const wire = new WireNegotiator({
+      onLearned: (event) => learned.push({ variant: event.variant, tried: event.tried }),
+    });
+    return { wire, learned };
+  };
+
+  it("an answer that judged the request proves the key form; 401, 403, 408, 429, 5xx and 3xx do not", async () => {
+    for (const status of [200, 299, 400, 404, 409, 422, 499]) {
+      const { wire, learned } = learning();
+      script = [{ status, body: "{}" }];
+      await transport({ wire, maxRetries: 0 })
+        .request(get)
+        .catch(() => undefined);
+      expect(learned, `status ${status}`).toEqual([{ variant: "api-key", tried: 1 }]);
+    }
+    for (const status of [300, 302, 403, 408, 429, 500, 503]) {
+      const { wire, learned } = learning();
+      script = [{ status, body: "{}" }];
+      await transport({ wire, maxRetries: 0 })
+        .request(get)
+        .catch(() => undefined);
+      expect(learned, `status ${status}`).toEqual([]);
+    }
+  });
+
+  it("a 401 is retried once with the next form, outside maxRetries, and the accepted form is learned", async () => {
+    const { wire, learned } = learning();
+    script = [{ status: 401 }, { status: 503 }, { status: 200, body: "{}" }];
+    const answer = await transport({ wire, maxRetries: 1 }).request(get);
+    expect(answer.status).toBe(200);
+    expect(received.map((r) => [r.headers["api-key"], r.headers.authorization])).toEqual([
+      ["test-key", undefined],
+      [undefined, "test-key"],
+      [undefined, "test-key"],
+    ]);
+    expect(learned).toEqual([{ variant: "authorization", tried: 2 }]);
+  });
+
+  it("a second 401 is the error, and the next request starts from the form after the refused one", async () => {
+    const { wire } = learning();
+    script = [{ status: 401 }, { status: 401 }];
+    const error = await failure(transport({ wire }).request(get));
+    expect(error.status).toBe(401);
+    expect(received).toHaveLength(2);
+    script = [{ status: 200, body: "{}" }];
+    await transport({ wire }).request(get);
+    expect(received[2]?.headers.authorization).toBe("Bearer test-key");
+  });
+
+  it("a pinned form, or no time left in the budget, is not renegotiated", async () => {
+    script = [{ status: 401 }];
+    expect((await failure(transport().request(get))).status).toBe(401);
+    expect(received).toHaveLength(1);
+    received = [];
+    script = [{ status: 401 }];
+    const { wire } = learning();
+    expect((await failure(transport({ wire }).request(get, { totalTimeoutMs: 50 }))).status).toBe(401);
     expect(received).toHaveLength(1);
   });
 });
