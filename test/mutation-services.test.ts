@@ -7,8 +7,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
-import { resetRuntime, setClock } from "@align-onboarding/core";
+import { getRuntime, resetRuntime, setClock } from "@align-onboarding/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { installDynamoFaults } from "./support/dynamo-faults.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
@@ -386,5 +387,139 @@ describe("sandbox-only simulate", () => {
       process.env.ALIGN_ENVIRONMENT = "sandbox";
       resetRuntime();
     }
+  });
+});
+
+type Line = Record<string, unknown>;
+const faultsByClient = new WeakMap<object, ReturnType<typeof installDynamoFaults>>();
+/** DynamoDB faults on the current runtime's client (installed once per client). */
+function dynamoFaults() {
+  const client = getRuntime().dynamo;
+  let faults = faultsByClient.get(client);
+  if (!faults) {
+    faults = installDynamoFaults(client);
+    faultsByClient.set(client, faults);
+  }
+  return faults;
+}
+const lines = () => t.logs.map((line) => JSON.parse(line) as Line);
+const total = (metric: string) =>
+  lines().reduce(
+    (sum, line) => sum + (line._aws !== undefined && typeof line[metric] === "number" ? (line[metric] as number) : 0),
+    0,
+  );
+const requestLine = (event: string, customerId: unknown) =>
+  lines().find((line) => line.message === "request" && line.event === event && line.customer_id === customerId);
+
+describe("what each path logs, counts and sends", () => {
+  it("a create sends the email in lower case, logs customer_created with Align's request id, counts one", async () => {
+    const before = total("CustomersCreated");
+    const created = await t.api("POST", "/customers", { body: individual("Lower.Me@Example.com") });
+    expect(created.status).toBe(201);
+    const sentCreate = sent.filter((entry) => entry.method === "POST" && entry.path === "/v0/customers").at(-1);
+    expect(JSON.parse(sentCreate?.body ?? "{}").email).toBe("lower.me@example.com");
+    expect(total("CustomersCreated") - before).toBe(1);
+    const line = requestLine("customer_created", created.json.customer_id);
+    expect(line).toBeDefined();
+    expect(typeof line?.align_request_id).toBe("string");
+  });
+
+  it("a recovered orphan is logged as create_recovered and counted as created", async () => {
+    const body = individual("recovered-log@example.com");
+    await loseCreate("recovered-log", body);
+    const before = total("CustomersCreated");
+    const recovered = await t.api("POST", "/customers", { key: "recovered-log", body });
+    expect(recovered.status).toBe(201);
+    expect(total("CustomersCreated") - before).toBe(1);
+    expect(requestLine("create_recovered", recovered.json.customer_id)).toBeDefined();
+  });
+
+  it("a retry that finds its own recorded customer is logged create_converged and makes no Align call", async () => {
+    const body = individual("converged-log@example.com");
+    const faults = dynamoFaults();
+    faults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    expect((await t.api("POST", "/customers", { key: "converged-log", body })).status).toBe(503);
+    const creates = alignCalls(AlignRoute.CreateCustomer).length;
+    const retried = await t.api("POST", "/customers", { key: "converged-log", body });
+    expect(retried.status).toBe(201);
+    expect(alignCalls(AlignRoute.CreateCustomer).length).toBe(creates);
+    expect(requestLine("create_converged", retried.json.customer_id)).toBeDefined();
+  });
+
+  it("a table failure while claiming an orphan is a 503 to retry, never a stored 409", async () => {
+    const body = individual("claim-table-fails@example.com");
+    await loseCreate("claim-fails", body);
+    const faults = dynamoFaults();
+    faults.add({ command: "PutItemCommand", keyPrefix: "CUSTOMER#", kind: "throttle" });
+    const failed = await t.api("POST", "/customers", { key: "claim-fails", body });
+    expect(failed.status).toBe(503);
+    const retried = await t.api("POST", "/customers", { key: "claim-fails", body });
+    expect(retried.status).toBe(201);
+    expect(retried.json.email).toBe(body.email);
+  });
+
+  it("simulate before KYC is 409 kyc_not_started with nothing sent to Align; after it, logged and counted", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("simulate-order@example.com") });
+    const id = created.json.customer_id as string;
+    const simulations = alignCalls(AlignRoute.SimulateCustomer).length;
+    const early = await t.api("POST", `/sandbox/customers/${id}/simulate`, { body: { action: "kyc.status.approve" } });
+    expect(early.status).toBe(409);
+    expect(early.json.code).toBe("kyc_not_started");
+    expect(alignCalls(AlignRoute.SimulateCustomer).length).toBe(simulations);
+    await t.api("POST", `/customers/${id}/kyc-sessions`);
+    const before = total("KycSimulations");
+    const done = await t.api("POST", `/sandbox/customers/${id}/simulate`, { body: { action: "kyc.status.approve" } });
+    expect(done.status).toBe(200);
+    expect(done.json).toEqual({ customer_id: id, action: "kyc.status.approve" });
+    expect(total("KycSimulations") - before).toBe(1);
+    const line = requestLine("kyc_simulated", id);
+    expect(line?.action).toBe("kyc.status.approve");
+  });
+
+  it("a KYC start whose answer was lost hands out the session Align opened, without opening another", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("kyc-lost@example.com") });
+    const id = created.json.customer_id as string;
+    sandbox().addFault({ route: AlignRoute.CreateKycSession, action: { type: "drop", when: "after_commit" } });
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost" })).status).toBe(502);
+    const sessions = alignCalls(AlignRoute.CreateKycSession).length;
+    const retried = await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost" });
+    expect(retried.status).toBe(201);
+    expect(alignCalls(AlignRoute.CreateKycSession).length).toBe(sessions);
+    const item = await customerItem(id);
+    expect(item?.kyc_link_at).toBeDefined();
+    expect(JSON.parse(String(item?.data)).kycs.kyc_flow_link).toBe((retried.json.kycs as Line).kyc_flow_link);
+  });
+
+  it("a KYC start logs kyc_session_started with its status and counts it", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("kyc-log@example.com") });
+    const id = created.json.customer_id as string;
+    const before = total("KycSessionsStarted");
+    await t.api("POST", `/customers/${id}/kyc-sessions`);
+    expect(total("KycSessionsStarted") - before).toBe(1);
+    const line = requestLine("kyc_session_started", id);
+    expect(line?.kyc_status).toBe("pending");
+    expect(line?.kept_newer_copy).toBeUndefined();
+  });
+
+  it("a failed refresh is logged as a warning naming the customer, and served stale", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("refresh-warn@example.com") });
+    const id = created.json.customer_id as string;
+    clock = Date.now() + 60_000;
+    sandbox().addFault({ route: AlignRoute.GetCustomer, count: 3, action: { type: "status", status: 503 } });
+    const read = await t.api("GET", `/customers/${id}`);
+    expect(read.json.stale).toBe(true);
+    expect(lines()).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        message: "refresh from Align failed; serving the stored copy",
+        customer_id: id,
+      }),
+    );
+  });
+
+  it("list refuses unknown query parameters by name", async () => {
+    const answer = await t.api("GET", "/customers?limit=2&colour=blue");
+    expect(answer.status).toBe(400);
+    expect(answer.json.errors).toEqual([{ path: ["colour"], message: "Unknown query parameter" }]);
   });
 });
