@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { getRuntime, resetRuntime, setClock } from "@align-onboarding/core";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { installDynamoFaults } from "./support/dynamo-faults.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
@@ -456,6 +457,42 @@ describe("what each path logs, counts and sends", () => {
     const retried = await t.api("POST", "/customers", { key: "claim-fails", body });
     expect(retried.status).toBe(201);
     expect(retried.json.email).toBe(body.email);
+  });
+
+  it("an orphan recorded by another caller just before our claim is not taken: 409 without its id", async () => {
+    const body = individual("claim-race@example.com");
+    await loseCreate("claim-race", body);
+    const client = getRuntime().dynamo;
+    let raced: string | undefined;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Item?: Record<string, { S?: string }> };
+        const pk = input.Item?.pk?.S ?? "";
+        if (context.commandName === "PutItemCommand" && pk.startsWith("CUSTOMER#") && raced === undefined) {
+          raced = pk;
+          // Another caller's claim lands first.
+          await t.stack.dynamo.client.send(
+            new PutItemCommand({
+              TableName: t.stack.tableName,
+              Item: { ...input.Item, owner: { S: "user-b" }, gsi1pk: { S: "OWNER#user-b" } } as never,
+            }),
+          );
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "claimRace" },
+    );
+    try {
+      const answer = await t.api("POST", "/customers", { key: "claim-race", body });
+      expect(raced).toBeDefined();
+      expect(answer.status).toBe(409);
+      expect(answer.json.code).toBe("email_already_exists");
+      expect(answer.json.customer_id).toBeUndefined();
+      const item = (await t.items("CUSTOMER")).find((entry) => `CUSTOMER#${entry.customer_id}` === raced);
+      expect(item?.owner).toBe("user-b");
+    } finally {
+      client.middlewareStack.remove("claimRace");
+    }
   });
 
   it("simulate before KYC is 409 kyc_not_started with nothing sent to Align; after it, logged and counted", async () => {
