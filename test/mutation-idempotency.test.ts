@@ -253,6 +253,43 @@ describe("IdempotencyStore.begin: races between the write and the read", () => {
   });
 });
 
+describe("IdempotencyStore.begin where the store returns the old item on a failed condition (DynamoDB)", () => {
+  /** As DynamoDB answers with ReturnValuesOnConditionCheckFailure (dynalite does not): the old item on the error. */
+  function dynamoLike() {
+    const reads: string[] = [];
+    const sender = {
+      send: async (command: unknown) => {
+        if (command instanceof GetItemCommand) reads.push("get");
+        try {
+          // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloads, forwarded as is
+          return await (dynamo.client as any).send(command);
+        } catch (error) {
+          if (
+            command instanceof PutItemCommand &&
+            command.input.ReturnValuesOnConditionCheckFailure === "ALL_OLD" &&
+            (error as Error).name === "ConditionalCheckFailedException"
+          ) {
+            const old = await itemOf(String(command.input.Item?.pk?.S).replace("IDEMPOTENCY#", ""));
+            Object.assign(error as object, { Item: old });
+          }
+          throw error;
+        }
+      },
+    } as unknown as DynamoDBClient;
+    return { store: new IdempotencyStore(sender, TABLE, () => now), reads };
+  }
+
+  it("decides from the returned item without reading it again", async () => {
+    const first = await acquire("fp", 4_000);
+    const { store: dynamoStore, reads } = dynamoLike();
+    expect(await dynamoStore.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 4 });
+    expect(await dynamoStore.begin(id, "other", now + 1_000)).toEqual({ kind: "mismatch" });
+    await store.complete(id, first.token, response);
+    expect(await dynamoStore.begin(id, "fp", now + 1_000)).toEqual({ kind: "replay", response });
+    expect(reads).toEqual([]);
+  });
+});
+
 describe("IdempotencyStore: complete, release and the intent index", () => {
   it("complete stores the response, drops the lock, the lease and the index entry", async () => {
     const begun = await acquire("fp", 10_000, { owner: "o", subject: `s-${n}`, detail: "d" });
