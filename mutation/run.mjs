@@ -27,6 +27,11 @@ for (const name of names) {
   });
   timings[name] = Math.round((Date.now() - t0) / 1000);
   if (result.status !== 0) process.exit(result.status ?? 1);
+  // Kept next to the group's JSON report, so report.md states every group's run time and date.
+  writeFileSync(
+    `mutation/reports/${name}.run.json`,
+    JSON.stringify({ seconds: timings[name], finished: new Date().toISOString(), args: strykerArgs }),
+  );
 }
 
 const equivalents = existsSync("mutation/equivalent.json")
@@ -82,9 +87,15 @@ const lines = [
       `| ${r.group} | ${r.file} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.equivalent} | ${r.score.toFixed(1)}% |`,
   ),
   "",
-  `Run time of this run: ${Object.entries(timings)
-    .map(([name, s]) => `${name} ${s} s`)
-    .join(", ")}.`,
+  "Run time per group (2 workers, on a shared 2-core machine):",
+  "",
+  ...Object.keys(groups)
+    .filter((name) => existsSync(`mutation/reports/${name}.run.json`))
+    .map((name) => {
+      const run = JSON.parse(readFileSync(`mutation/reports/${name}.run.json`, "utf8"));
+      const extra = run.args?.length ? ` (${run.args.join(" ")})` : "";
+      return `- ${name}: ${run.seconds} s, finished ${run.finished}${extra}`;
+    }),
   "",
   survivors.length > 0 ? "## Surviving mutants\n" : "No surviving mutants outside the equivalents.",
   ...survivors.map((s) => `- ${s}`),
