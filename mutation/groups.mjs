@@ -12,7 +12,6 @@ export const groups = {
       "packages/core/test/idempotency-key.test.ts",
       "test/idempotency-store.test.ts",
       "test/api-idempotency.test.ts",
-      "test/recovery-regressions.test.ts",
       "test/mutation-idempotency.test.ts",
     ],
   },
