@@ -1,6 +1,7 @@
 // `npm run mutate [group ...]`: StrykerJS over each group (all by default), then
 // mutation/report.md: the score per file, with the mutants listed in
-// mutation/equivalent.json (each with a reason) left out of the count.
+// mutation/equivalent.json (each with a reason) left out of the count. An entry is
+// { file, line, mutator, replacement?, column?, endColumn?, reason }.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { groups } from "./groups.mjs";
@@ -43,6 +44,9 @@ const isEquivalent = (file, mutant) =>
       e.file === file &&
       e.line === mutant.location.start.line &&
       e.mutator === mutant.mutatorName &&
+      // Where one line holds look-alike mutants, `column` and `endColumn` (1-based) pick the one meant.
+      (e.column === undefined || e.column === mutant.location.start.column) &&
+      (e.endColumn === undefined || e.endColumn === mutant.location.end.column) &&
       (e.replacement === undefined || e.replacement === mutant.replacement),
   );
 const rows = [];

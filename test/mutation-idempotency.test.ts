@@ -290,6 +290,106 @@ describe("IdempotencyStore.begin where the store returns the old item on a faile
   });
 });
 
+describe("IdempotencyStore.begin over records missing attributes (written by hand or by an older version)", () => {
+  /** Counts the writes begin makes. */
+  function counting() {
+    const puts: string[] = [];
+    const gets: boolean[] = [];
+    const sender = {
+      send: (command: unknown) => {
+        if (command instanceof PutItemCommand) puts.push("put");
+        if (command instanceof GetItemCommand) gets.push(command.input.ConsistentRead === true);
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloads, forwarded as is
+        return (dynamo.client as any).send(command);
+      },
+    } as unknown as DynamoDBClient;
+    return { store: new IdempotencyStore(sender, TABLE, () => now), puts, gets };
+  }
+  const liveSeconds = () => String(Math.floor(now / 1000) + 3_600);
+
+  it("an open record without expires_at is taken over as certain (nothing says it is live)", async () => {
+    await putRecord(id, { state: { S: "open" }, fingerprint: { S: "fp" } });
+    expect(await store.begin(id, "fp", now + 1_000)).toMatchObject({ kind: "acquired", uncertain: false });
+  });
+
+  it("a refused write over a record without expires_at is retried as if it had expired, three times at most", async () => {
+    await putRecord(id, {
+      state: { S: "locked" },
+      fingerprint: { S: "fp" },
+      lock_token: { S: "t" },
+      lease_expires_at: { N: String(now + 60_000) },
+    });
+    const { store: counted, puts } = counting();
+    expect(await counted.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(puts).toHaveLength(3);
+  });
+
+  it("a live record without a fingerprint is another request's", async () => {
+    await putRecord(id, { state: { S: "locked" }, expires_at: { N: liveSeconds() } });
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "mismatch" });
+  });
+
+  it("a live record without a state, a completed one without a response, a lock without a lease: tried again", async () => {
+    for (const attributes of [{}, { state: { S: "completed" } }, { state: { S: "locked" }, lock_token: { S: "t" } }]) {
+      id = `${id}-x`;
+      await putRecord(id, { fingerprint: { S: "other-fp" }, expires_at: { N: liveSeconds() }, ...attributes });
+      const { store: counted, puts } = counting();
+      expect(await counted.begin(id, "other-fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+      expect(puts).toHaveLength(3);
+    }
+  });
+
+  it("a lock at its lease's last millisecond is in progress at once, without trying again", async () => {
+    await acquire("fp", 1_000);
+    now += 1_000;
+    const { store: counted, puts, gets } = counting();
+    expect(await counted.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(puts).toHaveLength(1);
+    // The read after a refused write is strongly consistent.
+    expect(gets).toEqual([true]);
+  });
+
+  it("a lock whose lease ran out between the refused write and the read is taken over on the next try", async () => {
+    await acquire("fp", 60_000);
+    let expired = false;
+    const racing = racingStore(async (command) => {
+      if (command instanceof GetItemCommand && !expired) {
+        expired = true;
+        await dynamo.client.send(
+          new UpdateItemCommand({
+            TableName: TABLE,
+            Key: key(id),
+            UpdateExpression: "SET lease_expires_at = :past",
+            ExpressionAttributeValues: { ":past": { N: String(now - 1) } },
+          }),
+        );
+      }
+    });
+    expect(await racing.begin(id, "fp", now + 10_000)).toMatchObject({ kind: "acquired", uncertain: true });
+  });
+
+  it("after a dropped write, a completed record read back is not ours: the write's error is thrown", async () => {
+    const first = await acquire();
+    await store.complete(id, first.token, response);
+    now += 1;
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ code: "ECONNRESET" });
+  });
+
+  it("an index entry without expires_at is not live; one without a state is open", async () => {
+    const subject = `partial-${n}`;
+    await putRecord(`${id}-a`, { owner: { S: "gone" }, gsi1pk: { S: `INTENT#${subject}` }, gsi1sk: { S: "a" } });
+    await putRecord(`${id}-b`, {
+      owner: { S: "stateless" },
+      intent_detail: { S: "d" },
+      gsi1pk: { S: `INTENT#${subject}` },
+      gsi1sk: { S: "b" },
+      expires_at: { N: liveSeconds() },
+    });
+    expect(await store.openIntents(subject)).toEqual([{ owner: "stateless", detail: "d" }]);
+  });
+});
+
 describe("IdempotencyStore: complete, release and the intent index", () => {
   it("complete stores the response, drops the lock, the lease and the index entry", async () => {
     const begun = await acquire("fp", 10_000, { owner: "o", subject: `s-${n}`, detail: "d" });
