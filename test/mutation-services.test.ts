@@ -554,6 +554,28 @@ describe("what each path logs, counts and sends", () => {
     );
   });
 
+  it("another caller's customer answers exactly like a missing one, for every route that names it", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("owned@example.com") });
+    const id = created.json.customer_id as string;
+    const stranger = t.stack.token("stranger");
+    const read = await t.api("GET", `/customers/${id}`, { token: stranger });
+    expect(read.status).toBe(404);
+    expect(read.json.detail).toBe("No such customer");
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`, { token: stranger })).status).toBe(404);
+    expect(
+      (
+        await t.api("POST", `/sandbox/customers/${id}/simulate`, {
+          token: stranger,
+          body: { action: "kyc.status.approve" },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await t.api("GET", `/customers/${id}`)).status).toBe(200);
+    const malformed = await t.api("GET", "/customers/not-a-uuid");
+    expect(malformed.status).toBe(400);
+    expect((malformed.json.errors as { path: string[] }[])[0]?.path).toEqual(["customer_id"]);
+  });
+
   it("list refuses unknown query parameters by name", async () => {
     const answer = await t.api("GET", "/customers?limit=2&colour=blue");
     expect(answer.status).toBe(400);
