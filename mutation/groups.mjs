@@ -12,7 +12,7 @@ export const groups = {
       "packages/core/test/idempotency-key.test.ts",
       "test/idempotency-store.test.ts",
       "test/api-idempotency.test.ts",
-      "test/recovery-regressions.test.ts",
+      "test/mutation-idempotency.test.ts",
     ],
   },
   services: {
@@ -24,10 +24,10 @@ export const groups = {
     tests: [
       "test/recovery-regressions.test.ts",
       "test/webhook-receiver.test.ts",
-      "test/api-workflow.test.ts",
       "test/api-refresh.test.ts",
-      "test/api-bad-input.test.ts",
-      "test/api-idempotency.test.ts",
+      "test/mutation-services.test.ts",
+      "test/mutation-customer-store.test.ts",
+      "test/mutation-webhooks.test.ts",
     ],
   },
   align: {

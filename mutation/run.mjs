@@ -1,11 +1,16 @@
 // `npm run mutate [group ...]`: StrykerJS over each group (all by default), then
 // mutation/report.md: the score per file, with the mutants listed in
-// mutation/equivalent.json (each with a reason) left out of the count.
+// mutation/equivalent.json (each with a reason) left out of the count. An entry is
+// { file, line, mutator, replacement?, column?, endColumn?, reason }.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { groups } from "./groups.mjs";
 
-const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(groups);
+// Arguments starting with "--" go to Stryker (e.g. `--disableBail`, to learn every test that kills a mutant).
+const args = process.argv.slice(2);
+const strykerArgs = args.filter((arg) => arg.startsWith("--"));
+const named = args.filter((arg) => !arg.startsWith("--"));
+const names = named.length > 0 ? named : Object.keys(groups);
 for (const name of names) {
   if (!groups[name]) {
     console.error(`unknown group ${name}; one of ${Object.keys(groups).join(", ")}`);
@@ -17,12 +22,17 @@ const timings = {};
 for (const name of names) {
   console.log(`\n== mutation group ${name} ==`);
   const t0 = Date.now();
-  const result = spawnSync("npx", ["stryker", "run", "mutation/stryker.config.mjs"], {
+  const result = spawnSync("npx", ["stryker", "run", "mutation/stryker.config.mjs", ...strykerArgs], {
     stdio: "inherit",
     env: { ...process.env, MUTATE_GROUP: name },
   });
   timings[name] = Math.round((Date.now() - t0) / 1000);
   if (result.status !== 0) process.exit(result.status ?? 1);
+  // Kept next to the group's JSON report, so report.md states every group's run time and date.
+  writeFileSync(
+    `mutation/reports/${name}.run.json`,
+    JSON.stringify({ seconds: timings[name], finished: new Date().toISOString(), args: strykerArgs }),
+  );
 }
 
 const equivalents = existsSync("mutation/equivalent.json")
@@ -34,6 +44,9 @@ const isEquivalent = (file, mutant) =>
       e.file === file &&
       e.line === mutant.location.start.line &&
       e.mutator === mutant.mutatorName &&
+      // Where one line holds look-alike mutants, `column` and `endColumn` (1-based) pick the one meant.
+      (e.column === undefined || e.column === mutant.location.start.column) &&
+      (e.endColumn === undefined || e.endColumn === mutant.location.end.column) &&
       (e.replacement === undefined || e.replacement === mutant.replacement),
   );
 const rows = [];
@@ -78,9 +91,15 @@ const lines = [
       `| ${r.group} | ${r.file} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.equivalent} | ${r.score.toFixed(1)}% |`,
   ),
   "",
-  `Run time of this run: ${Object.entries(timings)
-    .map(([name, s]) => `${name} ${s} s`)
-    .join(", ")}.`,
+  "Run time per group (2 workers, on a shared 2-core machine):",
+  "",
+  ...Object.keys(groups)
+    .filter((name) => existsSync(`mutation/reports/${name}.run.json`))
+    .map((name) => {
+      const run = JSON.parse(readFileSync(`mutation/reports/${name}.run.json`, "utf8"));
+      const extra = run.args?.length ? ` (${run.args.join(" ")})` : "";
+      return `- ${name}: ${run.seconds} s, finished ${run.finished}${extra}`;
+    }),
   "",
   survivors.length > 0 ? "## Surviving mutants\n" : "No surviving mutants outside the equivalents.",
   ...survivors.map((s) => `- ${s}`),

@@ -1,0 +1,709 @@
+/**
+ * The idempotency rules pinned branch by branch (issue 17, mutation testing):
+ * the store against dynalite through the real AWS SDK with a controllable
+ * clock, and `runIdempotent` over that store, asserting what was written,
+ * logged and counted.
+ */
+
+import {
+  IDEMPOTENCY_TTL_SECONDS,
+  IdempotencyStore,
+  Logger,
+  ProblemError,
+  requireIdempotencyKey,
+} from "@align-onboarding/core";
+import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Disposition } from "../packages/core/src/http/problem.js";
+import { canonicalJson, requestFingerprint, scopeId } from "../packages/core/src/idempotency/fingerprint.js";
+import { type IdempotentCall, runIdempotent } from "../packages/core/src/idempotency/run.js";
+import { installDynamoFaults } from "./support/dynamo-faults.js";
+
+const TABLE = "mutation-idempotency";
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+let dynamo: EmbeddedDynamo;
+let faults: ReturnType<typeof installDynamoFaults>;
+let now = T0;
+let store: IdempotencyStore;
+let n = 0;
+let id = "";
+const response = { statusCode: 201, headers: { "content-type": "application/json" }, body: '{"ok":true}' };
+
+beforeAll(async () => {
+  dynamo = await startEmbeddedDynamo();
+  await ensureTable(dynamo.client, TABLE);
+  faults = installDynamoFaults(dynamo.client as DynamoDBClient);
+  store = new IdempotencyStore(dynamo.client, TABLE, () => now);
+});
+afterAll(() => dynamo.close());
+beforeEach(() => {
+  now = T0;
+  id = `mut-${++n}`;
+});
+afterEach(() => faults.clear());
+
+const key = (recordId: string) => ({ pk: { S: `IDEMPOTENCY#${recordId}` }, sk: { S: "IDEMPOTENCY" } });
+const itemOf = async (recordId = id) =>
+  (await dynamo.client.send(new GetItemCommand({ TableName: TABLE, Key: key(recordId), ConsistentRead: true }))).Item;
+
+async function acquire(
+  fingerprint = "fp",
+  leaseMs = 10_000,
+  intent?: { owner: string; subject: string; detail: string },
+) {
+  const begun = await store.begin(id, fingerprint, now + leaseMs, intent);
+  if (begun.kind !== "acquired") throw new Error(`expected to acquire, got ${begun.kind}`);
+  return begun;
+}
+
+describe("IdempotencyStore.begin: what is written", () => {
+  it("writes a locked record that expires exactly 24 hours (in seconds) after it began, with its lease in ms", async () => {
+    now = T0 + 1_500; // 1.5 s past a whole second: the expiry counts from the floor of now
+    const begun = await acquire("fp-1", 7_000);
+    const item = await itemOf();
+    expect(IDEMPOTENCY_TTL_SECONDS).toBe(86_400);
+    expect(item?.expires_at?.N).toBe(String(Math.floor((T0 + 1_500) / 1000) + 86_400));
+    expect(item?.lease_expires_at?.N).toBe(String(T0 + 1_500 + 7_000));
+    expect(item?.created_at?.S).toBe(new Date(T0 + 1_500).toISOString());
+    expect(item?.state?.S).toBe("locked");
+    expect(item?.fingerprint?.S).toBe("fp-1");
+    expect(item?.lock_token?.S).toBe(begun.token);
+    // Without an intent nothing is indexed.
+    expect(item?.owner).toBeUndefined();
+    expect(item?.gsi1pk).toBeUndefined();
+    expect(item?.gsi1sk).toBeUndefined();
+    expect(item?.intent_detail).toBeUndefined();
+  });
+
+  it("indexes an intent under INTENT#<subject>, sorted by the record id, with its owner and detail", async () => {
+    await acquire("fp", 10_000, { owner: "alice", subject: `subj-${n}`, detail: "detail-hash" });
+    const item = await itemOf();
+    expect(item?.owner?.S).toBe("alice");
+    expect(item?.intent_detail?.S).toBe("detail-hash");
+    expect(item?.gsi1pk?.S).toBe(`INTENT#subj-${n}`);
+    expect(item?.gsi1sk?.S).toBe(id);
+    expect(await store.openIntents(`subj-${n}`)).toEqual([{ owner: "alice", detail: "detail-hash" }]);
+  });
+});
+
+describe("IdempotencyStore.begin: in progress and takeover", () => {
+  it("tells a repeat to retry after the lease left, rounded up and bounded to 1..5 seconds", async () => {
+    await acquire("fp", 2_500);
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 3 });
+    now += 2_300; // 200 ms left: at least 1 s
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    now += 200; // the lease's very last millisecond: 0 ms left, still held
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    id = `${id}-long`;
+    await acquire("fp", 60_000);
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 5 });
+  });
+
+  it("takes over an open record as uncertain up to its last second, and as new once it expired", async () => {
+    const first = await acquire();
+    expect(await store.release(id, first.token, true)).toBe(true);
+    const expiresAt = Number((await itemOf())?.expires_at?.N);
+    now = expiresAt * 1000; // the record's last second: still live, an earlier attempt may have acted
+    const last = await acquire();
+    expect(last.uncertain).toBe(true);
+    expect(await store.release(id, last.token, true)).toBe(true);
+    now = Number((await itemOf())?.expires_at?.N) * 1000 + 1_000; // one second past: absent
+    const fresh = await acquire();
+    expect(fresh.uncertain).toBe(false);
+  });
+
+  it("takes over a lock past its lease but in its 24 hours as uncertain, and a completed expired record as new", async () => {
+    await acquire("fp", 1_000);
+    now += 1_001;
+    expect((await acquire("fp")).uncertain).toBe(true);
+    id = `${id}-done`;
+    const done = await acquire("fp");
+    expect(await store.complete(id, done.token, response)).toBe(true);
+    now += IDEMPOTENCY_TTL_SECONDS * 1000 + 1_000;
+    const again = await acquire("another-body");
+    expect(again.uncertain).toBe(false);
+    expect((await itemOf())?.fingerprint?.S).toBe("another-body");
+  });
+
+  it("does not replay a completed record to another body, nor take a live lock for another body", async () => {
+    await acquire("fp", 60_000);
+    expect(await store.begin(id, "other", now + 1_000)).toEqual({ kind: "mismatch" });
+    expect((await itemOf())?.fingerprint?.S).toBe("fp");
+  });
+});
+
+describe("IdempotencyStore.begin: a write whose outcome is unknown", () => {
+  it("a lock that reached the table before the connection dropped is ours, as uncertain, with the stored token", async () => {
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_after" });
+    const begun = await store.begin(id, "fp", now + 10_000);
+    expect(begun).toMatchObject({ kind: "acquired", uncertain: true });
+    if (begun.kind !== "acquired") throw new Error("unreachable");
+    expect((await itemOf())?.lock_token?.S).toBe(begun.token);
+    expect(await store.complete(id, begun.token, response)).toBe(true);
+  });
+
+  it("a lock that never reached the table is the write's error, and nothing is stored", async () => {
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(await itemOf()).toBeUndefined();
+  });
+
+  it("another holder's lock read back after a dropped write is not ours", async () => {
+    const holder = await acquire("fp", 60_000);
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect((await itemOf())?.lock_token?.S).toBe(holder.token);
+  });
+
+  it("when the read-back fails too, the write's own error is the one thrown", async () => {
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "throttle" });
+    faults.add({ command: "GetItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ name: "ThrottlingException" });
+    expect(faults.injected()).toBeGreaterThanOrEqual(2);
+  });
+});
+
+/** A sender over the real table that lets a racing writer act between our write and our read. */
+function racingStore(race: (command: unknown) => Promise<void>) {
+  const sender = {
+    send: async (command: unknown) => {
+      await race(command);
+      // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloads, forwarded as is
+      return (dynamo.client as any).send(command);
+    },
+  } as unknown as DynamoDBClient;
+  return new IdempotencyStore(sender, TABLE, () => now);
+}
+const putRecord = (recordId: string, attributes: Record<string, { S: string } | { N: string }>) =>
+  dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: { ...key(recordId), ...attributes } }));
+
+describe("IdempotencyStore.begin: races between the write and the read", () => {
+  it("a record deleted between a refused write and the read is tried again and acquired as new", async () => {
+    await acquire("fp", 60_000);
+    let deleted = false;
+    const racing = racingStore(async (command) => {
+      if (command instanceof GetItemCommand && !deleted) {
+        deleted = true;
+        await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: key(id) }));
+      }
+    });
+    const begun = await racing.begin(id, "fp", now + 10_000);
+    expect(begun).toMatchObject({ kind: "acquired", uncertain: false });
+    expect(deleted).toBe(true);
+  });
+
+  it("a record that expired between a refused write and the read is tried again", async () => {
+    await acquire("fp", 60_000);
+    let expired = false;
+    const racing = racingStore(async (command) => {
+      if (command instanceof GetItemCommand && !expired) {
+        expired = true;
+        await dynamo.client.send(
+          new UpdateItemCommand({
+            TableName: TABLE,
+            Key: key(id),
+            UpdateExpression: "SET expires_at = :past",
+            ExpressionAttributeValues: { ":past": { N: String(Math.floor(now / 1000) - 1) } },
+          }),
+        );
+      }
+    });
+    const begun = await racing.begin(id, "other-body", now + 10_000);
+    expect(begun).toMatchObject({ kind: "acquired", uncertain: false });
+    expect((await itemOf())?.fingerprint?.S).toBe("other-body");
+  });
+
+  it("a lock that keeps being retaken and released under us gives up after three tries: retry in 1 s", async () => {
+    const live = String(Math.floor(now / 1000) + 3_600);
+    let puts = 0;
+    const racing = racingStore(async (command) => {
+      if (command instanceof PutItemCommand) {
+        puts += 1;
+        // Someone else locks it, live, just before each of our writes...
+        await putRecord(id, {
+          state: { S: "locked" },
+          fingerprint: { S: "fp" },
+          lock_token: { S: "theirs" },
+          lease_expires_at: { N: String(now + 60_000) },
+          expires_at: { N: live },
+        });
+      } else if (command instanceof GetItemCommand) {
+        // ...and releases it as open before our read.
+        await putRecord(id, { state: { S: "open" }, fingerprint: { S: "fp" }, expires_at: { N: live } });
+      }
+    });
+    expect(await racing.begin(id, "fp", now + 10_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(puts).toBe(3);
+  });
+
+  it("a completed record read back is replayed as stored", async () => {
+    const first = await acquire();
+    await store.complete(id, first.token, { ...response, body: '{"stored":1}' });
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({
+      kind: "replay",
+      response: { ...response, body: '{"stored":1}' },
+    });
+  });
+});
+
+describe("IdempotencyStore.begin where the store returns the old item on a failed condition (DynamoDB)", () => {
+  /** As DynamoDB answers with ReturnValuesOnConditionCheckFailure (dynalite does not): the old item on the error. */
+  function dynamoLike() {
+    const reads: string[] = [];
+    const sender = {
+      send: async (command: unknown) => {
+        if (command instanceof GetItemCommand) reads.push("get");
+        try {
+          // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloads, forwarded as is
+          return await (dynamo.client as any).send(command);
+        } catch (error) {
+          if (
+            command instanceof PutItemCommand &&
+            command.input.ReturnValuesOnConditionCheckFailure === "ALL_OLD" &&
+            (error as Error).name === "ConditionalCheckFailedException"
+          ) {
+            const old = await itemOf(String(command.input.Item?.pk?.S).replace("IDEMPOTENCY#", ""));
+            Object.assign(error as object, { Item: old });
+          }
+          throw error;
+        }
+      },
+    } as unknown as DynamoDBClient;
+    return { store: new IdempotencyStore(sender, TABLE, () => now), reads };
+  }
+
+  it("decides from the returned item without reading it again", async () => {
+    const first = await acquire("fp", 4_000);
+    const { store: dynamoStore, reads } = dynamoLike();
+    expect(await dynamoStore.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 4 });
+    expect(await dynamoStore.begin(id, "other", now + 1_000)).toEqual({ kind: "mismatch" });
+    await store.complete(id, first.token, response);
+    expect(await dynamoStore.begin(id, "fp", now + 1_000)).toEqual({ kind: "replay", response });
+    expect(reads).toEqual([]);
+  });
+});
+
+describe("IdempotencyStore.begin over records missing attributes (written by hand or by an older version)", () => {
+  /** Counts the writes begin makes. */
+  function counting() {
+    const puts: string[] = [];
+    const gets: boolean[] = [];
+    const sender = {
+      send: (command: unknown) => {
+        if (command instanceof PutItemCommand) puts.push("put");
+        if (command instanceof GetItemCommand) gets.push(command.input.ConsistentRead === true);
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloads, forwarded as is
+        return (dynamo.client as any).send(command);
+      },
+    } as unknown as DynamoDBClient;
+    return { store: new IdempotencyStore(sender, TABLE, () => now), puts, gets };
+  }
+  const liveSeconds = () => String(Math.floor(now / 1000) + 3_600);
+
+  it("an open record without expires_at is taken over as certain (nothing says it is live)", async () => {
+    await putRecord(id, { state: { S: "open" }, fingerprint: { S: "fp" } });
+    expect(await store.begin(id, "fp", now + 1_000)).toMatchObject({ kind: "acquired", uncertain: false });
+  });
+
+  it("a refused write over a record without expires_at is retried as if it had expired, three times at most", async () => {
+    await putRecord(id, {
+      state: { S: "locked" },
+      fingerprint: { S: "fp" },
+      lock_token: { S: "t" },
+      lease_expires_at: { N: String(now + 60_000) },
+    });
+    const { store: counted, puts } = counting();
+    expect(await counted.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(puts).toHaveLength(3);
+  });
+
+  it("a live record without a fingerprint is another request's", async () => {
+    await putRecord(id, { state: { S: "locked" }, expires_at: { N: liveSeconds() } });
+    expect(await store.begin(id, "fp", now + 1_000)).toEqual({ kind: "mismatch" });
+  });
+
+  it("a live record without a state, a completed one without a response, a lock without a lease: tried again", async () => {
+    for (const attributes of [{}, { state: { S: "completed" } }, { state: { S: "locked" }, lock_token: { S: "t" } }]) {
+      id = `${id}-x`;
+      await putRecord(id, { fingerprint: { S: "other-fp" }, expires_at: { N: liveSeconds() }, ...attributes });
+      const { store: counted, puts } = counting();
+      expect(await counted.begin(id, "other-fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+      expect(puts).toHaveLength(3);
+    }
+  });
+
+  it("a lock at its lease's last millisecond is in progress at once, without trying again", async () => {
+    await acquire("fp", 1_000);
+    now += 1_000;
+    const { store: counted, puts, gets } = counting();
+    expect(await counted.begin(id, "fp", now + 1_000)).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(puts).toHaveLength(1);
+    // The read after a refused write is strongly consistent.
+    expect(gets).toEqual([true]);
+  });
+
+  it("a lock whose lease ran out between the refused write and the read is taken over on the next try", async () => {
+    await acquire("fp", 60_000);
+    let expired = false;
+    const racing = racingStore(async (command) => {
+      if (command instanceof GetItemCommand && !expired) {
+        expired = true;
+        await dynamo.client.send(
+          new UpdateItemCommand({
+            TableName: TABLE,
+            Key: key(id),
+            UpdateExpression: "SET lease_expires_at = :past",
+            ExpressionAttributeValues: { ":past": { N: String(now - 1) } },
+          }),
+        );
+      }
+    });
+    expect(await racing.begin(id, "fp", now + 10_000)).toMatchObject({ kind: "acquired", uncertain: true });
+  });
+
+  it("after a dropped write, a completed record read back is not ours: the write's error is thrown", async () => {
+    const first = await acquire();
+    await store.complete(id, first.token, response);
+    now += 1;
+    faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ code: "ECONNRESET" });
+  });
+
+  it("an index entry without expires_at is not live; one without a state is open", async () => {
+    const subject = `partial-${n}`;
+    await putRecord(`${id}-a`, { owner: { S: "gone" }, gsi1pk: { S: `INTENT#${subject}` }, gsi1sk: { S: "a" } });
+    await putRecord(`${id}-b`, {
+      owner: { S: "stateless" },
+      intent_detail: { S: "d" },
+      gsi1pk: { S: `INTENT#${subject}` },
+      gsi1sk: { S: "b" },
+      expires_at: { N: liveSeconds() },
+    });
+    expect(await store.openIntents(subject)).toEqual([{ owner: "stateless", detail: "d" }]);
+  });
+});
+
+describe("IdempotencyStore: complete, release and the intent index", () => {
+  it("complete stores the response, drops the lock, the lease and the index entry", async () => {
+    const begun = await acquire("fp", 10_000, { owner: "o", subject: `s-${n}`, detail: "d" });
+    expect(await store.complete(id, begun.token, response)).toBe(true);
+    const item = await itemOf();
+    expect(item?.state?.S).toBe("completed");
+    expect(JSON.parse(item?.response?.S ?? "null")).toEqual(response);
+    expect(item?.gsi1pk).toBeUndefined();
+    expect(item?.gsi1sk).toBeUndefined();
+    expect(item?.lock_token).toBeUndefined();
+    expect(item?.lease_expires_at).toBeUndefined();
+    // A second complete (not locked any more) is refused.
+    expect(await store.complete(id, begun.token, response)).toBe(false);
+  });
+
+  it("a certain release deletes the record; an uncertain one keeps it open without lock or lease", async () => {
+    const first = await acquire();
+    expect(await store.release(id, first.token, false)).toBe(true);
+    expect(await itemOf()).toBeUndefined();
+    const second = await acquire();
+    expect(await store.release(id, "someone-else", true)).toBe(false);
+    expect((await itemOf())?.state?.S).toBe("locked");
+    expect(await store.release(id, second.token, true)).toBe(true);
+    const open = await itemOf();
+    expect(open?.state?.S).toBe("open");
+    expect(open?.lock_token).toBeUndefined();
+    expect(open?.lease_expires_at).toBeUndefined();
+    // An open record is not locked: neither release applies to it again.
+    expect(await store.release(id, second.token, false)).toBe(false);
+    expect(await store.release(id, second.token, true)).toBe(false);
+    expect((await itemOf())?.state?.S).toBe("open");
+  });
+
+  it("lists an open intent until the last second of its record, not after", async () => {
+    const subject = `window-${n}`;
+    const begun = await acquire("fp", 10_000, { owner: "bob", subject, detail: "dd" });
+    expect(await store.release(id, begun.token, true)).toBe(true);
+    const expiresAt = Number((await itemOf())?.expires_at?.N);
+    now = expiresAt * 1000 + 999;
+    expect(await store.openIntents(subject)).toEqual([{ owner: "bob", detail: "dd" }]);
+    now = expiresAt * 1000 + 1_000;
+    expect(await store.openIntents(subject)).toEqual([]);
+  });
+
+  it("skips index entries without an owner, and reads a missing detail as empty", async () => {
+    const subject = `raw-${n}`;
+    const live = String(Math.floor(now / 1000) + 60);
+    await putRecord(`${id}-a`, {
+      state: { S: "open" },
+      gsi1pk: { S: `INTENT#${subject}` },
+      gsi1sk: { S: "a" },
+      expires_at: { N: live },
+    });
+    await putRecord(`${id}-b`, {
+      state: { S: "locked" },
+      owner: { S: "carol" },
+      gsi1pk: { S: `INTENT#${subject}` },
+      gsi1sk: { S: "b" },
+      expires_at: { N: live },
+    });
+    await putRecord(`${id}-c`, {
+      state: { S: "completed" },
+      owner: { S: "dave" },
+      intent_detail: { S: "x" },
+      gsi1pk: { S: `INTENT#${subject}` },
+      gsi1sk: { S: "c" },
+      expires_at: { N: live },
+    });
+    expect(await store.openIntents(subject)).toEqual([{ owner: "carol", detail: "" }]);
+  });
+});
+
+describe("fingerprints and scope ids", () => {
+  it("canonical JSON sorts keys at every depth and keeps arrays in order", () => {
+    expect(canonicalJson({ b: 1, a: [3, { d: null, c: "x" }] })).toBe('{"a":[3,{"c":"x","d":null}],"b":1}');
+    expect(canonicalJson([])).toBe("[]");
+    expect(canonicalJson({})).toBe("{}");
+    expect(canonicalJson(undefined)).toBe("null");
+    expect(canonicalJson(null)).toBe("null");
+    expect(canonicalJson("s")).toBe('"s"');
+  });
+
+  it("a fingerprint is the sha256 of method, path and canonical body, one per line", async () => {
+    const { createHash } = await import("node:crypto");
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    expect(requestFingerprint("POST", "/customers", { b: 1, a: 2 })).toBe(sha('POST\n/customers\n{"a":2,"b":1}'));
+    expect(scopeId("POST /customers", "user-a", "k1")).toBe(sha("POST /customers\nuser-a\nk1"));
+  });
+});
+
+// --- runIdempotent over the real store -----------------------------------------------------------
+
+interface Recorded {
+  lines: Record<string, unknown>[];
+  annotations: Record<string, unknown>[];
+  counts: string[];
+  reports: ProblemError[];
+}
+
+function callFor(recordId: string, overrides: Partial<IdempotentCall> = {}): { call: IdempotentCall; seen: Recorded } {
+  const seen: Recorded = { lines: [], annotations: [], counts: [], reports: [] };
+  const call: IdempotentCall = {
+    store,
+    id: recordId,
+    fingerprint: "fp",
+    leaseUntilMs: now + 10_000,
+    requestId: "req-1",
+    log: new Logger({}, "debug", (line) => seen.lines.push(JSON.parse(line) as Record<string, unknown>)),
+    annotate: (fields) => seen.annotations.push(fields),
+    count: (metric) => seen.counts.push(metric),
+    report: (problem) => seen.reports.push(problem),
+    ...overrides,
+  };
+  return { call, seen };
+}
+const ok = (body: unknown, requestId = "req-1") => ({
+  statusCode: 201,
+  headers: { "content-type": "application/json", "x-request-id": requestId },
+  body: JSON.stringify(body),
+});
+async function problemOf(promise: Promise<unknown>): Promise<ProblemError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ProblemError) return error;
+    throw error;
+  }
+  throw new Error("expected a ProblemError");
+}
+
+describe("runIdempotent", () => {
+  it("stores a success without its request id and replays it under the replay's own request id", async () => {
+    const { call } = callFor(id);
+    let runs = 0;
+    const first = await runIdempotent(call, async (attempt) => {
+      runs += 1;
+      expect(attempt.uncertain).toBe(false);
+      return ok({ n: 1 });
+    });
+    expect(first.headers["idempotent-replayed"]).toBeUndefined();
+    const stored = JSON.parse((await itemOf())?.response?.S ?? "{}");
+    expect(stored.headers).toEqual({ "content-type": "application/json" });
+    const { call: again, seen } = callFor(id, { requestId: "req-2" });
+    const replay = await runIdempotent(again, async () => {
+      runs += 1;
+      return ok({ n: 2 });
+    });
+    expect(runs).toBe(1);
+    expect(replay).toEqual({
+      statusCode: 201,
+      headers: { "content-type": "application/json", "x-request-id": "req-2", "idempotent-replayed": "true" },
+      body: '{"n":1}',
+    });
+    expect(seen.annotations).toEqual([{ event: "idempotent_replay" }]);
+    expect(seen.counts).toEqual(["IdempotentReplays"]);
+  });
+
+  it("a stored problem names the replay's request id; a stored problem body that is not JSON is replayed as is", async () => {
+    const { call, seen } = callFor(id);
+    const stored = await runIdempotent(call, async () => {
+      throw new ProblemError("upstream_rejected", { detail: "no" });
+    });
+    expect(stored.statusCode).toBe(422);
+    expect(JSON.parse(stored.body).request_id).toBe("req-1");
+    expect(seen.reports.map((p) => p.code)).toEqual(["upstream_rejected"]);
+    const { call: again } = callFor(id, { requestId: "req-9" });
+    const replay = await runIdempotent(again, async () => ok({}));
+    expect(replay.statusCode).toBe(422);
+    expect(JSON.parse(replay.body)).toMatchObject({ code: "upstream_rejected", request_id: "req-9" });
+
+    id = `${id}-raw`;
+    const { call: raw } = callFor(id);
+    await runIdempotent(raw, async () => ({
+      statusCode: 409,
+      headers: { "content-type": "application/problem+json" },
+      body: "not json",
+    }));
+    const { call: rawAgain } = callFor(id, { requestId: "req-10" });
+    expect((await runIdempotent(rawAgain, async () => ok({}))).body).toBe("not json");
+  });
+
+  it("a repeat while the first runs is 409 in use with the lease's Retry-After; another body is 422", async () => {
+    await acquire("fp", 3_000);
+    const { call } = callFor(id);
+    const inUse = await problemOf(runIdempotent(call, async () => ok({})));
+    expect(inUse.code).toBe("idempotency_key_in_use");
+    expect(inUse.retryAfter).toBe(3);
+    const { call: other } = callFor(id, { fingerprint: "other" });
+    expect((await problemOf(runIdempotent(other, async () => ok({})))).code).toBe("idempotency_key_reused");
+  });
+
+  it("a failure that changed nothing deletes the record; one that may have is released open", async () => {
+    const { call } = callFor(id);
+    const released = await problemOf(
+      runIdempotent(call, async () => {
+        throw new ProblemError("upstream_unavailable", { disposition: Disposition.Release });
+      }),
+    );
+    expect(released.code).toBe("upstream_unavailable");
+    expect(await itemOf()).toBeUndefined();
+
+    const uncertain = await problemOf(
+      runIdempotent(call, async () => {
+        throw new ProblemError("upstream_error");
+      }),
+    );
+    expect(uncertain.code).toBe("upstream_error");
+    expect((await itemOf())?.state?.S).toBe("open");
+
+    // After an uncertain release even a certain failure keeps the record open: the earlier attempt may have acted.
+    const again = await problemOf(
+      runIdempotent(call, async (attempt) => {
+        expect(attempt.uncertain).toBe(true);
+        throw new ProblemError("upstream_unavailable", { disposition: Disposition.Release });
+      }),
+    );
+    expect(again.code).toBe("upstream_unavailable");
+    expect((await itemOf())?.state?.S).toBe("open");
+  });
+
+  it("a release that fails is logged as a warning and the operation's problem still surfaces", async () => {
+    const { call, seen } = callFor(id);
+    faults.add({ command: "DeleteItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    const problem = await problemOf(
+      runIdempotent(call, async () => {
+        throw new ProblemError("upstream_unavailable", { disposition: Disposition.Release });
+      }),
+    );
+    expect(problem.code).toBe("upstream_unavailable");
+    expect(seen.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "idempotency release failed; the lease will expire" }),
+    );
+    expect((await itemOf())?.state?.S).toBe("locked");
+  });
+
+  it("a completion that fails releases the record as uncertain and answers 503 retry in 1 s", async () => {
+    const { call, seen } = callFor(id);
+    faults.add({ command: "UpdateItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    const problem = await problemOf(runIdempotent(call, async () => ok({ made: true })));
+    expect(problem.code).toBe("service_unavailable");
+    expect(problem.retryAfter).toBe(1);
+    expect(seen.lines).toContainEqual(
+      expect.objectContaining({ level: "error", message: "idempotency completion failed; released as uncertain" }),
+    );
+    const item = await itemOf();
+    expect(item?.state?.S).toBe("open");
+    expect(item?.response).toBeUndefined();
+  });
+
+  it("a completion refused because the lock was taken over answers 409 in use, retry in 1 s, and stores nothing", async () => {
+    const { call, seen } = callFor(id, { leaseUntilMs: now + 1_000 });
+    const problem = await problemOf(
+      runIdempotent(call, async () => {
+        // The lease runs out while the operation works; a successor takes the record over.
+        now += 1_001;
+        const successor = await store.begin(id, "fp", now + 10_000);
+        expect(successor).toMatchObject({ kind: "acquired", uncertain: true });
+        return ok({ late: true });
+      }),
+    );
+    expect(problem.code).toBe("idempotency_key_in_use");
+    expect(problem.retryAfter).toBe(1);
+    expect(seen.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "idempotency lock lost before completion; result not stored" }),
+    );
+    const item = await itemOf();
+    expect(item?.state?.S).toBe("locked");
+    expect(item?.response).toBeUndefined();
+  });
+});
+
+describe("Idempotency-Key header", () => {
+  const request = (value?: string) => ({
+    method: "POST",
+    routeKey: "POST /customers",
+    rawPath: "/customers",
+    headers: value === undefined ? {} : { "idempotency-key": value },
+    query: {},
+    pathParameters: {},
+    body: Buffer.alloc(0),
+    requestId: "r",
+    claims: undefined,
+  });
+  const read = (value?: string) => {
+    try {
+      return requireIdempotencyKey(request(value));
+    } catch (error) {
+      return `!${(error as ProblemError).code}: ${(error as ProblemError).detail}`;
+    }
+  };
+
+  it("trims the value and unquotes only a quoted pair", () => {
+    expect(read("  abc  ")).toBe("abc");
+    expect(read('"abc"')).toBe("abc");
+    expect(read('"')).toBe('"'); // one quote is a key, not an empty quoted one
+    expect(read('"abc')).toBe('"abc');
+    expect(read('abc"')).toBe('abc"');
+    expect(read('a"b')).toBe('a"b');
+    expect(read("a\\b")).toBe("a\\b"); // a backslash is refused only inside quotes
+  });
+
+  it("refuses an empty quoted key, and quotes or backslashes inside quotes, saying why", () => {
+    expect(read('""')).toBe("!idempotency_key_invalid: The key must be 1 to 255 printable ASCII characters");
+    expect(read('"a\\b"')).toBe("!idempotency_key_invalid: A quoted key may not contain quotes or backslashes");
+    expect(read('"a"b"')).toBe("!idempotency_key_invalid: A quoted key may not contain quotes or backslashes");
+    expect(read(undefined)).toBe("!idempotency_key_missing: undefined");
+  });
+
+  it("refuses a control character anywhere in the key, and accepts every printable one", () => {
+    expect(read("a\u0001b")).toMatch(/^!idempotency_key_invalid/);
+    expect(read("ab\u007f")).toMatch(/^!idempotency_key_invalid/);
+    expect(read("\u0080ab")).toMatch(/^!idempotency_key_invalid/);
+    expect(read(" ~!")).toBe("~!");
+    expect(read(`"${"k".repeat(255)}"`)).toBe("k".repeat(255));
+    expect(read(`"${"k".repeat(256)}"`)).toMatch(/^!idempotency_key_invalid/);
+  });
+});
