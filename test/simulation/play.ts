@@ -343,9 +343,10 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
   plans.clear();
   for (let round = 0; round < 6; round++) {
     world.advance(40_000);
+    // Settled: a final answer, or a refusal before running (retrying it unchanged changes nothing).
     const unsettled = [...requests].filter(([idempotency]) => {
       const last = answers.filter((a) => a.idempotency === idempotency).at(-1);
-      return !last || !isFinal(last);
+      return !last || (!isFinal(last) && !BEFORE_RUNNING.has(String(last.body.code)));
     });
     if (unsettled.length === 0) break;
     for (const [, call] of unsettled) {
