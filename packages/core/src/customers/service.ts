@@ -119,9 +119,10 @@ async function resolveExistingEmail(
   caller: Caller,
   body: CreateCustomerBody,
   attempt: Attempt,
-  createdBy: string,
+  attemptOf: { id: string; intent: Intent },
   spelledAs: string,
 ): Promise<ApiResult> {
+  const createdBy = attemptOf.id;
   const { runtime, request } = invocation;
   const askedAt = now();
   const lookup = async (email: string) =>
@@ -149,7 +150,7 @@ async function resolveExistingEmail(
     if (attempt.uncertain && matchesRequest(candidate, body)) {
       // Another caller with an open attempt at this very request may be the orphan's author: then it is
       // nobody's to take. The 409 is not stored, so a retry decides again once that attempt has settled.
-      const intent = createIntent(invocation, caller, body);
+      const { intent } = attemptOf;
       const open = await runtime.idempotency.openIntents(intent.subject);
       if (open.some((other) => other.owner !== caller.sub && other.detail === intent.detail)) {
         invocation.annotate({ event: "create_orphan_contested", customer_id: candidate.customer_id });
@@ -183,7 +184,8 @@ export function createCustomer(
   const { runtime, request } = invocation;
   // One spelling at Align (lower case): a lookup after a 409 finds it even where Align's filter is exact.
   const data: CreateCustomerBody = { ...body.data, email: body.data.email.toLowerCase() };
-  const call = idempotent(invocation, caller, key, body.json, createIntent(invocation, caller, data));
+  const intent = createIntent(invocation, caller, data);
+  const call = idempotent(invocation, caller, key, body.json, intent);
   return runIdempotent(call, async (attempt) => {
     if (attempt.uncertain) {
       const mine = await runtime.customers.findCreatedBy(caller.sub, call.id);
@@ -198,7 +200,7 @@ export function createCustomer(
       customer = await runtime.align.customers.create(data, invocation.alignOptions());
     } catch (error) {
       if (!(error instanceof AlignConflictError)) throw error;
-      return resolveExistingEmail(invocation, caller, data, attempt, call.id, body.data.email);
+      return resolveExistingEmail(invocation, caller, data, attempt, { id: call.id, intent }, body.data.email);
     }
     const record = await runtime.customers.create(caller.sub, { customer, asOf: askedAt }, call.id);
     invocation.annotate({
