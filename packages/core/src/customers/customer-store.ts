@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
+import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
@@ -286,27 +287,20 @@ export class CustomerStore {
    * read of the table. Used only to converge after an unknown outcome.
    */
   async findCreatedBy(owner: string, createdBy: string): Promise<CustomerRecord | undefined> {
-    let start: Item | undefined;
-    do {
-      const output = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: TableKeys.ownerIndex,
-          KeyConditionExpression: "#owner_pk = :owner",
-          FilterExpression: "created_by = :created_by",
-          ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
-          ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` }, ":created_by": { S: createdBy } },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      // The index only points: the table, read consistently, decides (an index can hold what the table
-      // does not, e.g. dynalite after a kill between its two writes).
-      for (const item of output.Items ?? []) {
-        const record = await this.get(item.customer_id?.S ?? "");
-        if (record?.owner === owner && record.createdBy === createdBy) return record;
-      }
-      start = output.LastEvaluatedKey;
-    } while (start);
+    const items = queryItems(this.#db, {
+      TableName: this.#table,
+      IndexName: TableKeys.ownerIndex,
+      KeyConditionExpression: "#owner_pk = :owner",
+      FilterExpression: "created_by = :created_by",
+      ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
+      ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` }, ":created_by": { S: createdBy } },
+    });
+    // The index only points: the table, read consistently, decides (an index can hold what the table
+    // does not, e.g. dynalite after a kill between its two writes).
+    for await (const item of items) {
+      const record = await this.get(item.customer_id?.S ?? "");
+      if (record?.owner === owner && record.createdBy === createdBy) return record;
+    }
     return undefined;
   }
 
