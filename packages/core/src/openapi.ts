@@ -28,6 +28,21 @@ const schema = (type: z.ZodType, io: "input" | "output") => {
   return rest;
 };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/**
+ * A variant of a request union, closed: a property zod forbids (`not: {}`, the
+ * other type's field) is left out, and `additionalProperties: false` refuses it
+ * (and any other) the same way, so a generated client has no such field.
+ */
+function closedVariant(variant: Json): Json {
+  const properties = Object.fromEntries(
+    Object.entries(variant.properties as Record<string, Json>).filter(([, value]) => !("not" in value)),
+  );
+  return { ...variant, properties, additionalProperties: false };
+}
+const [individualRequest, corporateRequest] = (schema(CreateCustomerBodySchema, "input").oneOf as Json[]).map(
+  closedVariant,
+);
 const json = (body: Json, example?: unknown) => ({
   "application/json": { schema: body, ...(example === undefined ? {} : { example }) },
 });
@@ -310,7 +325,19 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], serverUrl = "http:
         RetryAfter: { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 0 } },
       },
       schemas: {
-        CreateCustomerRequest: { ...schema(CreateCustomerBodySchema, "input"), additionalProperties: false },
+        CreateCustomerRequest: {
+          description: "A customer to create: an `individual` (first and last name) or a `corporate` (company name).",
+          oneOf: [ref("IndividualCustomerRequest"), ref("CorporateCustomerRequest")],
+          discriminator: {
+            propertyName: "type",
+            mapping: {
+              individual: "#/components/schemas/IndividualCustomerRequest",
+              corporate: "#/components/schemas/CorporateCustomerRequest",
+            },
+          },
+        },
+        IndividualCustomerRequest: individualRequest,
+        CorporateCustomerRequest: corporateRequest,
         StartKycRequest: { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
         SimulateRequest: { ...schema(SimulateBodySchema, "input"), additionalProperties: false },
         Kycs: schema(KycsSchema, "output"),

@@ -1,8 +1,31 @@
-import { CreateCustomerRequestSchema, CustomerIdSchema, SimulateAction } from "@align-onboarding/align";
+import {
+  CorporateCustomerRequestSchema,
+  CustomerIdSchema,
+  CustomerType,
+  IndividualCustomerRequestSchema,
+  SimulateAction,
+} from "@align-onboarding/align";
 import * as z from "zod";
 
-/** `POST /customers`: the Align client's own rules (names by type, email format). */
-export const CreateCustomerBodySchema = CreateCustomerRequestSchema;
+// The other type's field is refused by the schema itself (path = the field), together with every other problem.
+const notFor = (field: string, type: CustomerType) =>
+  z.never({ error: `${field} is not allowed for ${type} customers` }).optional();
+
+/**
+ * `POST /customers`: the Align client's own rules (names by type, email
+ * format), as a union discriminated by `type`, refusing the other type's fields.
+ */
+export const CreateCustomerBodySchema = z.discriminatedUnion(
+  "type",
+  [
+    IndividualCustomerRequestSchema.extend({ company_name: notFor("company_name", CustomerType.Individual) }),
+    CorporateCustomerRequestSchema.extend({
+      first_name: notFor("first_name", CustomerType.Corporate),
+      last_name: notFor("last_name", CustomerType.Corporate),
+    }),
+  ],
+  { error: "Type must be 'individual' or 'corporate'" },
+);
 export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
 /** Any other field is refused (400, path = the field), so a typo never passes silently. */
 export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name", "company_name"] as const;
