@@ -48,9 +48,21 @@ export const SIMULATE_FIELDS = ["action"] as const;
 
 export const CustomerPathSchema = z.object({ customer_id: CustomerIdSchema });
 
-/** `GET /customers` query. */
+export const CURSOR_MAX_LENGTH = 2048;
+
+/** `GET /customers` query: `limit` is a decimal integer 1..100 (as the document's `integer`), not any number text. */
 export const ListCustomersQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(2048).optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, { error: "limit must be an integer from 1 to 100" })
+    .optional()
+    .transform((limit) => (limit === undefined ? 50 : Number(limit)))
+    .pipe(
+      z
+        .int()
+        .min(1, { error: "limit must be an integer from 1 to 100" })
+        .max(100, { error: "limit must be an integer from 1 to 100" }),
+    ),
+  cursor: z.string().min(1).max(CURSOR_MAX_LENGTH).optional(),
 });
 export const LIST_CUSTOMERS_FIELDS = ["limit", "cursor"] as const;
