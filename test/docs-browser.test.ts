@@ -35,7 +35,7 @@ describe.skipIf(!executablePath)(
 
     it("loads offline with no console errors, lists every operation, and Try it out GET /customers answers 200", async () => {
       const browser = await chromium.launch({
-        executablePath,
+        ...(executablePath ? { executablePath } : {}),
         headless: true,
         args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
       });
