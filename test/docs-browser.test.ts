@@ -74,7 +74,8 @@ describe.skipIf(!executablePath)(
         const operation = page.locator('[id$="-listCustomers"]');
         await operation.locator(".opblock-summary").click();
         const tryIt = operation.locator("button.try-out__btn");
-        if ((await tryIt.count()) > 0 && ((await tryIt.textContent()) ?? "").includes("Try it out")) await tryIt.click();
+        if ((await tryIt.count()) > 0 && ((await tryIt.textContent()) ?? "").includes("Try it out"))
+          await tryIt.click();
         await operation.locator("button.execute").click();
         const status = operation.locator(".live-responses-table .response .response-col_status").first();
         await status.waitFor({ timeout: 10_000 });
