@@ -13,6 +13,7 @@ import { PROBLEM_TYPE_PREFIX } from "@align-onboarding/core";
 import { signToken } from "@align-onboarding/local";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertDocumented } from "./support/openapi-validator.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 const BATCHES = 100;
@@ -214,6 +215,14 @@ async function send(request: Hostile) {
   if (request.body !== undefined) init.body = request.body;
   const response = await fetch(`${t.stack.apiUrl}${request.path}`, init);
   const text = await response.text();
+  // Hostile input too gets only answers the document describes.
+  assertDocumented({
+    method: request.method,
+    path: request.path,
+    status: response.status,
+    headers: response.headers,
+    body: text,
+  });
   return { status: response.status, type: response.headers.get("content-type"), text };
 }
 
