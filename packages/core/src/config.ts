@@ -17,6 +17,8 @@ const ConfigSchema = z.object({
   ALIGN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8_000),
   TABLE_NAME: z.string().trim().min(3).max(255),
   DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Whether the table takes TransactWriteItems: DynamoDB does (the default), dynalite does not (the default with an endpoint). */
+  DYNAMODB_TRANSACTIONS: z.enum(["true", "false"]).optional(),
   AWS_REGION: z.string().min(1).default("us-east-1"),
   KYC_REFRESH_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
@@ -42,6 +44,8 @@ export interface Config {
   alignTimeoutMs: number;
   tableName: string;
   dynamoEndpoint: string | undefined;
+  /** TransactWriteItems is available (DynamoDB); false for a local endpoint (dynalite has none) unless told. */
+  dynamoTransactions: boolean;
   region: string;
   kycRefreshAfterMs: number;
   kycLinkMaxAgeMs: number;
@@ -105,6 +109,8 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     alignTimeoutMs: c.ALIGN_TIMEOUT_MS,
     tableName: c.TABLE_NAME,
     dynamoEndpoint: c.DYNAMODB_ENDPOINT,
+    dynamoTransactions:
+      c.DYNAMODB_TRANSACTIONS === undefined ? c.DYNAMODB_ENDPOINT === undefined : c.DYNAMODB_TRANSACTIONS === "true",
     region: c.AWS_REGION,
     kycRefreshAfterMs: c.KYC_REFRESH_AFTER_SECONDS * 1000,
     kycLinkMaxAgeMs: c.KYC_LINK_MAX_AGE_SECONDS * 1000,

@@ -256,19 +256,20 @@ export async function startKyc(
       invocation.alignOptions(),
     );
     const observed = { ...latest, kycs: session.kycs };
-    const saved = await runtime.customers.observe(customerId, {
-      customer: observed,
-      asOf: askedAt,
-      linkIssuedAt: askedAt,
-    });
+    // Recorded with the idempotency completion: one transaction where the table has them.
+    attempt.completeWith(
+      runtime.customers.observeUpdate(customerId, { customer: observed, asOf: askedAt, linkIssuedAt: askedAt }),
+      (applied) => {
+        // A fresher observation (a webhook) was stored meanwhile and kept.
+        if (!applied) invocation.annotate({ kept_newer_copy: true });
+      },
+    );
     invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
       customer_id: customerId,
       align_request_id: alignRequestId(session),
       kyc_status: session.kycs.status,
-      // A fresher observation (a webhook) was stored meanwhile and kept.
-      kept_newer_copy: saved === "applied" ? undefined : true,
     });
     return jsonResult(request.requestId, 201, { kycs: projectCustomer(observed).kycs });
   });
