@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** Customer types Align accepts on create. */
 export const CustomerType = {
@@ -29,15 +29,17 @@ export const CustomerIdSchema = z.guid({ error: "Must be a UUID" });
 
 export const EmailSchema = z
   .email({ error: (issue) => (issue.input === undefined ? "Email is required" : "Invalid email format") })
-  .max(254, { error: "Email must be at most 254 characters" });
+  .check(z.maxLength(254, { error: "Email must be at most 254 characters" }));
 
 // Align publishes no length limits; 255 is our assumption (see README).
 const name = (label: string) =>
   z
     .string({ error: `${label} must be a string` })
-    .trim()
-    .min(1, { error: `${label} must not be empty` })
-    .max(255, { error: `${label} must be at most 255 characters` });
+    .check(
+      z.trim(),
+      z.minLength(1, { error: `${label} must not be empty` }),
+      z.maxLength(255, { error: `${label} must be at most 255 characters` }),
+    );
 
 // A Map, not an object: the type comes from the request, and `constructor` or `__proto__` must find nothing.
 const requiredFor = new Map<unknown, readonly ("first_name" | "last_name" | "company_name")[]>([
@@ -56,27 +58,29 @@ export const CreateCustomerRequestSchema = z
     type: z.enum([CustomerType.Individual, CustomerType.Corporate], {
       error: "Type must be 'individual' or 'corporate'",
     }),
-    first_name: name("First name").optional(),
-    last_name: name("Last name").optional(),
-    company_name: name("Company name").optional(),
+    first_name: z.optional(name("First name")),
+    last_name: z.optional(name("Last name")),
+    company_name: z.optional(name("Company name")),
   })
-  .superRefine(
-    (value, ctx) => {
-      // Runs even when other fields failed (see `when`), so every issue is reported at once.
-      const raw = value as Record<string, unknown>;
-      const fields = requiredFor.get(raw.type);
-      if (!fields) return;
-      for (const field of fields) {
-        if (raw[field] === undefined || raw[field] === null) {
-          ctx.addIssue({
-            code: "custom",
-            path: [field],
-            message: `${field} is required for ${String(raw.type)} customers`,
-          });
+  .check(
+    z.superRefine(
+      (value, ctx) => {
+        // Runs even when other fields failed (see `when`), so every issue is reported at once.
+        const raw = value as Record<string, unknown>;
+        const fields = requiredFor.get(raw.type);
+        if (!fields) return;
+        for (const field of fields) {
+          if (raw[field] === undefined || raw[field] === null) {
+            ctx.addIssue({
+              code: "custom",
+              path: [field],
+              message: `${field} is required for ${String(raw.type)} customers`,
+            });
+          }
         }
-      }
-    },
-    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+      },
+      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+    ),
   );
 export type CreateCustomerRequest = z.input<typeof CreateCustomerRequestSchema>;
 
@@ -87,7 +91,7 @@ export type ListCustomersParams = z.input<typeof ListCustomersParamsSchema>;
 
 export const CreateKycSessionParamsSchema = z.object({
   customer_id: CustomerIdSchema,
-  redirect_uri: z.url({ error: "Must be an absolute URL" }).optional(),
+  redirect_uri: z.optional(z.url({ error: "Must be an absolute URL" })),
 });
 
 export const SimulateCustomerRequestSchema = z.object({
@@ -110,9 +114,9 @@ export type KycStatusBreakdown = z.infer<typeof KycStatusBreakdownSchema>;
  */
 export const KycsSchema = z.looseObject({
   status: z.string(),
-  sub_status: z.string().nullish(),
-  kyc_flow_link: z.string().nullish(),
-  status_breakdown: z.array(KycStatusBreakdownSchema).nullish(),
+  sub_status: z.nullish(z.string()),
+  kyc_flow_link: z.nullish(z.string()),
+  status_breakdown: z.nullish(z.array(KycStatusBreakdownSchema)),
 });
 export type Kycs = z.infer<typeof KycsSchema>;
 
@@ -121,21 +125,24 @@ export type Kycs = z.infer<typeof KycsSchema>;
  * null until KYC starts, and `type` falls back to `beneficiary_type`.
  */
 export const CustomerObjectSchema = z.looseObject({
-  customer_id: z.string().min(1),
+  customer_id: z.string().check(z.minLength(1)),
   email: z.string(),
-  type: z.string().optional(),
-  beneficiary_type: z.string().optional(),
-  first_name: z.string().nullish(),
-  last_name: z.string().nullish(),
-  company_name: z.string().nullish(),
-  kycs: KycsSchema.nullish(),
+  type: z.optional(z.string()),
+  beneficiary_type: z.optional(z.string()),
+  first_name: z.nullish(z.string()),
+  last_name: z.nullish(z.string()),
+  company_name: z.nullish(z.string()),
+  kycs: z.nullish(KycsSchema),
 });
 
 /** {@link CustomerObjectSchema}, normalised: `kycs` null until KYC starts, `type` from `beneficiary_type` if needed. */
-export const CustomerSchema = CustomerObjectSchema.transform(({ kycs, type, ...rest }) => {
-  const resolved = type ?? rest.beneficiary_type;
-  return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
-});
+export const CustomerSchema = z.pipe(
+  CustomerObjectSchema,
+  z.transform(({ kycs, type, ...rest }: z.output<typeof CustomerObjectSchema>) => {
+    const resolved = type ?? rest.beneficiary_type;
+    return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
+  }),
+);
 export type Customer = z.infer<typeof CustomerSchema>;
 
 export const CustomerListSchema = z.looseObject({ items: z.array(CustomerSchema) });
@@ -147,10 +154,13 @@ export type CustomerList = z.infer<typeof CustomerListSchema>;
  * a session just opened, so `pending`.
  */
 export const KycSessionSchema = z.looseObject({
-  kycs: KycsSchema.extend({ status: z.string().optional() }).transform(({ status, ...rest }) => ({
-    ...rest,
-    status: status ?? KycStatus.Pending,
-  })),
+  kycs: z.pipe(
+    z.extend(KycsSchema, { status: z.optional(z.string()) }),
+    z.transform(({ status, ...rest }: z.output<typeof KycsSchema> & { status?: string | undefined }) => ({
+      ...rest,
+      status: status ?? KycStatus.Pending,
+    })),
+  ),
 });
 export type KycSession = z.infer<typeof KycSessionSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { CustomerSchema } from "./customer-schemas.js";
 
 /** Event types Align documents. Others may arrive and are parsed generically. */
@@ -12,24 +12,24 @@ export const WebhookEventType = {
 export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
 
 // Align's timestamp format is not documented; anything Date can order is accepted.
-const TimestampSchema = z
-  .string()
-  .min(1)
-  .refine((value) => !Number.isNaN(Date.parse(value)), { error: "Must be a date-time" });
+const TimestampSchema = z.string().check(
+  z.minLength(1),
+  z.refine((value) => !Number.isNaN(Date.parse(value)), { error: "Must be a date-time" }),
+);
 
 /** Fields every delivery carries. Unknown fields are kept. */
 export const WebhookEventBaseSchema = z.looseObject({
-  event_type: z.string().min(1),
-  entity_id: z.string().min(1),
-  entity_type: z.string().min(1),
+  event_type: z.string().check(z.minLength(1)),
+  entity_id: z.string().check(z.minLength(1)),
+  entity_type: z.string().check(z.minLength(1)),
   created_at: TimestampSchema,
 });
 export type WebhookEventBase = z.infer<typeof WebhookEventBaseSchema>;
 
 /** `customer.kycs.updated`; newer deliveries embed the full customer. */
-export const CustomerKycsUpdatedEventSchema = WebhookEventBaseSchema.extend({
+export const CustomerKycsUpdatedEventSchema = z.extend(WebhookEventBaseSchema, {
   event_type: z.literal(WebhookEventType.CustomerKycsUpdated),
-  entity_object: CustomerSchema.optional(),
+  entity_object: z.optional(CustomerSchema),
 });
 export type CustomerKycsUpdatedEvent = z.infer<typeof CustomerKycsUpdatedEventSchema>;
 
@@ -38,10 +38,10 @@ export type WebhookEvent = CustomerKycsUpdatedEvent | WebhookEventBase;
 
 /** Webhook registration as Align returns it. */
 export const WebhookSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   url: z.string(),
-  status: z.string().optional(),
-  created_at: z.string().optional(),
+  status: z.optional(z.string()),
+  created_at: z.optional(z.string()),
 });
 export type Webhook = z.infer<typeof WebhookSchema>;
 
@@ -66,6 +66,6 @@ function isHttpsOrLoopbackHttp(value: string): boolean {
 export const CreateWebhookRequestSchema = z.object({
   url: z
     .url({ protocol: /^https?$/, error: "Must be an https URL" })
-    .refine(isHttpsOrLoopbackHttp, { error: "Must be an https URL (http only on loopback)" }),
+    .check(z.refine(isHttpsOrLoopbackHttp, { error: "Must be an https URL (http only on loopback)" })),
 });
 export type CreateWebhookRequest = z.input<typeof CreateWebhookRequestSchema>;

@@ -1,5 +1,5 @@
 import { CustomerObjectSchema, KycsSchema, SIGNATURE_HEADER, WebhookEventBaseSchema } from "@align-onboarding/align";
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   CreateCustomerBodySchema,
   ListCustomersQuerySchema,
@@ -19,7 +19,7 @@ export interface OpenApiRoute {
 
 type Json = Record<string, unknown>;
 
-const schema = (type: z.ZodType, io: "input" | "output") => {
+const schema = (type: z.core.$ZodType, io: "input" | "output") => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(type, {
     target: "draft-2020-12",
     io,

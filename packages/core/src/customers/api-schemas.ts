@@ -1,5 +1,5 @@
 import { CreateCustomerRequestSchema, CustomerIdSchema, SimulateAction } from "@align-onboarding/align";
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** `POST /customers`: the Align client's own rules (names by type, email format). */
 export const CreateCustomerBodySchema = CreateCustomerRequestSchema;
@@ -9,9 +9,9 @@ export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name
 
 /** `POST /customers/{customer_id}/kyc-sessions`: the body is optional. */
 export const StartKycBodySchema = z.object({
-  redirect_uri: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).optional(),
+  redirect_uri: z.optional(z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" })),
   /** Open a new session even when a recent one is pending (its link may have stopped working). */
-  new_session: z.boolean({ error: "new_session must be true or false" }).optional(),
+  new_session: z.optional(z.boolean({ error: "new_session must be true or false" })),
 });
 export type StartKycBody = z.output<typeof StartKycBodySchema>;
 export const START_KYC_FIELDS = ["redirect_uri", "new_session"] as const;
@@ -27,7 +27,7 @@ export const CustomerPathSchema = z.object({ customer_id: CustomerIdSchema });
 
 /** `GET /customers` query. */
 export const ListCustomersQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(2048).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
 });
 export const LIST_CUSTOMERS_FIELDS = ["limit", "cursor"] as const;

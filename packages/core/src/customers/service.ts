@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
+import { AlignConflictError, alignRequestId, type Customer, safeParse, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import { now } from "../clock.js";
 import { requireAlignKey } from "../config.js";
@@ -43,7 +43,7 @@ export function requireSandbox(invocation: Invocation): void {
 
 /** Validates the `{customer_id}` path parameter (400 with its path when malformed). */
 export function customerIdOf(invocation: Invocation): string {
-  const parsed = CustomerPathSchema.safeParse(invocation.request.pathParameters);
+  const parsed = safeParse(CustomerPathSchema, invocation.request.pathParameters);
   if (!parsed.success) throw new ProblemError("validation_failed", { errors: toFieldErrors(parsed.error.issues) });
   return parsed.data.customer_id;
 }
@@ -343,7 +343,7 @@ export async function listCustomers(invocation: Invocation, caller: Caller): Pro
   const unknown = Object.keys(request.query).filter(
     (name) => !(LIST_CUSTOMERS_FIELDS as readonly string[]).includes(name),
   );
-  const parsed = ListCustomersQuerySchema.safeParse(request.query);
+  const parsed = safeParse(ListCustomersQuerySchema, request.query);
   const errors = [
     ...(parsed.success ? [] : toFieldErrors(parsed.error.issues)),
     ...unknown.map((name) => ({ path: [name], message: "Unknown query parameter" })),
