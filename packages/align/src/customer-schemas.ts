@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { once } from "./zod.js";
 
 /** Customer types Align accepts on create. */
 export const CustomerType = {
@@ -21,15 +22,21 @@ export const SimulateAction = {
 } as const;
 export type SimulateAction = (typeof SimulateAction)[keyof typeof SimulateAction];
 
+// Every exported schema is built on first use (`z.lazy`), not at import: a function's bundle holds many
+// (the client's every resource), and its first request parses with a few. Errors, paths and JSON Schema
+// are the inner schema's.
+
 /**
  * Align ids are UUIDs. The check is the 8-4-4-4-12 hex shape without the RFC
  * version/variant bits, so an id Align mints in another UUID flavour still passes.
  */
-export const CustomerIdSchema = z.guid({ error: "Must be a UUID" });
+export const CustomerIdSchema = z.lazy(() => z.guid({ error: "Must be a UUID" }));
 
-export const EmailSchema = z
-  .email({ error: (issue) => (issue.input === undefined ? "Email is required" : "Invalid email format") })
-  .check(z.maxLength(254, { error: "Email must be at most 254 characters" }));
+export const EmailSchema = z.lazy(() =>
+  z
+    .email({ error: (issue) => (issue.input === undefined ? "Email is required" : "Invalid email format") })
+    .check(z.maxLength(254, { error: "Email must be at most 254 characters" })),
+);
 
 // Align publishes no length limits; 255 is our assumption (see README).
 const name = (label: string) =>
@@ -52,100 +59,118 @@ const requiredFor = new Map<unknown, readonly ("first_name" | "last_name" | "com
  * `company_name` for corporates; all problems are reported together.
  * Unknown fields are stripped.
  */
-export const CreateCustomerRequestSchema = z
-  .object({
-    email: EmailSchema,
-    type: z.enum([CustomerType.Individual, CustomerType.Corporate], {
-      error: "Type must be 'individual' or 'corporate'",
-    }),
-    first_name: z.optional(name("First name")),
-    last_name: z.optional(name("Last name")),
-    company_name: z.optional(name("Company name")),
-  })
-  .check(
-    z.superRefine(
-      (value, ctx) => {
-        // Runs even when other fields failed (see `when`), so every issue is reported at once.
-        const raw = value as Record<string, unknown>;
-        const fields = requiredFor.get(raw.type);
-        if (!fields) return;
-        for (const field of fields) {
-          if (raw[field] === undefined || raw[field] === null) {
-            ctx.addIssue({
-              code: "custom",
-              path: [field],
-              message: `${field} is required for ${String(raw.type)} customers`,
-            });
+export const CreateCustomerRequestSchema = z.lazy(() =>
+  z
+    .object({
+      email: EmailSchema,
+      type: z.enum([CustomerType.Individual, CustomerType.Corporate], {
+        error: "Type must be 'individual' or 'corporate'",
+      }),
+      first_name: z.optional(name("First name")),
+      last_name: z.optional(name("Last name")),
+      company_name: z.optional(name("Company name")),
+    })
+    .check(
+      z.superRefine(
+        (value, ctx) => {
+          // Runs even when other fields failed (see `when`), so every issue is reported at once.
+          const raw = value as Record<string, unknown>;
+          const fields = requiredFor.get(raw.type);
+          if (!fields) return;
+          for (const field of fields) {
+            if (raw[field] === undefined || raw[field] === null) {
+              ctx.addIssue({
+                code: "custom",
+                path: [field],
+                message: `${field} is required for ${String(raw.type)} customers`,
+              });
+            }
           }
-        }
-      },
-      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+        },
+        { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+      ),
     ),
-  );
+);
 export type CreateCustomerRequest = z.input<typeof CreateCustomerRequestSchema>;
 
-export const GetCustomerParamsSchema = z.object({ customer_id: CustomerIdSchema });
+export const GetCustomerParamsSchema = z.lazy(() => z.object({ customer_id: CustomerIdSchema }));
 
-export const ListCustomersParamsSchema = z.object({ email: EmailSchema });
+export const ListCustomersParamsSchema = z.lazy(() => z.object({ email: EmailSchema }));
 export type ListCustomersParams = z.input<typeof ListCustomersParamsSchema>;
 
-export const CreateKycSessionParamsSchema = z.object({
-  customer_id: CustomerIdSchema,
-  redirect_uri: z.optional(z.url({ error: "Must be an absolute URL" })),
-});
+export const CreateKycSessionParamsSchema = z.lazy(() =>
+  z.object({
+    customer_id: CustomerIdSchema,
+    redirect_uri: z.optional(z.url({ error: "Must be an absolute URL" })),
+  }),
+);
 
-export const SimulateCustomerRequestSchema = z.object({
-  customer_id: CustomerIdSchema,
-  action: z.enum([SimulateAction.KycApprove], { error: "Action must be 'kyc.status.approve'" }),
-});
+export const SimulateCustomerRequestSchema = z.lazy(() =>
+  z.object({
+    customer_id: CustomerIdSchema,
+    action: z.enum([SimulateAction.KycApprove], { error: "Action must be 'kyc.status.approve'" }),
+  }),
+);
 export type SimulateCustomerRequest = z.input<typeof SimulateCustomerRequestSchema>;
 
 /** One currency/rail line of a KYC decision. */
-export const KycStatusBreakdownSchema = z.looseObject({
-  currency: z.string(),
-  payment_rails: z.string(),
-  status: z.string(),
-});
+export const KycStatusBreakdownSchema = z.lazy(() =>
+  z.looseObject({
+    currency: z.string(),
+    payment_rails: z.string(),
+    status: z.string(),
+  }),
+);
 export type KycStatusBreakdown = z.infer<typeof KycStatusBreakdownSchema>;
+
+const kycsObject = once(() =>
+  z.looseObject({
+    status: z.string(),
+    sub_status: z.nullish(z.string()),
+    kyc_flow_link: z.nullish(z.string()),
+    status_breakdown: z.nullish(z.array(KycStatusBreakdownSchema)),
+  }),
+);
 
 /**
  * A customer's KYC state. Parsed leniently: unknown fields are kept and the
  * status is any string, so a new Align value never breaks onboarding.
  */
-export const KycsSchema = z.looseObject({
-  status: z.string(),
-  sub_status: z.nullish(z.string()),
-  kyc_flow_link: z.nullish(z.string()),
-  status_breakdown: z.nullish(z.array(KycStatusBreakdownSchema)),
-});
+export const KycsSchema = z.lazy(kycsObject);
 export type Kycs = z.infer<typeof KycsSchema>;
+
+const customerObject = once(() =>
+  z.looseObject({
+    customer_id: z.string().check(z.minLength(1)),
+    email: z.string(),
+    type: z.optional(z.string()),
+    beneficiary_type: z.optional(z.string()),
+    first_name: z.nullish(z.string()),
+    last_name: z.nullish(z.string()),
+    company_name: z.nullish(z.string()),
+    kycs: z.nullish(KycsSchema),
+  }),
+);
 
 /**
  * A customer as Align returns it. Lenient: unknown fields are kept, `kycs` is
  * null until KYC starts, and `type` falls back to `beneficiary_type`.
  */
-export const CustomerObjectSchema = z.looseObject({
-  customer_id: z.string().check(z.minLength(1)),
-  email: z.string(),
-  type: z.optional(z.string()),
-  beneficiary_type: z.optional(z.string()),
-  first_name: z.nullish(z.string()),
-  last_name: z.nullish(z.string()),
-  company_name: z.nullish(z.string()),
-  kycs: z.nullish(KycsSchema),
-});
+export const CustomerObjectSchema = z.lazy(customerObject);
 
 /** {@link CustomerObjectSchema}, normalised: `kycs` null until KYC starts, `type` from `beneficiary_type` if needed. */
-export const CustomerSchema = z.pipe(
-  CustomerObjectSchema,
-  z.transform(({ kycs, type, ...rest }: z.output<typeof CustomerObjectSchema>) => {
-    const resolved = type ?? rest.beneficiary_type;
-    return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
-  }),
+export const CustomerSchema = z.lazy(() =>
+  z.pipe(
+    customerObject(),
+    z.transform(({ kycs, type, ...rest }: z.output<ReturnType<typeof customerObject>>) => {
+      const resolved = type ?? rest.beneficiary_type;
+      return { ...rest, ...(resolved === undefined ? {} : { type: resolved }), kycs: kycs ?? null };
+    }),
+  ),
 );
 export type Customer = z.infer<typeof CustomerSchema>;
 
-export const CustomerListSchema = z.looseObject({ items: z.array(CustomerSchema) });
+export const CustomerListSchema = z.lazy(() => z.looseObject({ items: z.array(CustomerSchema) }));
 export type CustomerList = z.infer<typeof CustomerListSchema>;
 
 /**
@@ -153,16 +178,18 @@ export type CustomerList = z.infer<typeof CustomerListSchema>;
  * kyc_flow_link } }`, the SDK's docs only `kyc_flow_link`: a missing status is
  * a session just opened, so `pending`.
  */
-export const KycSessionSchema = z.looseObject({
-  kycs: z.pipe(
-    z.extend(KycsSchema, { status: z.optional(z.string()) }),
-    z.transform(({ status, ...rest }: z.output<typeof KycsSchema> & { status?: string | undefined }) => ({
-      ...rest,
-      status: status ?? KycStatus.Pending,
-    })),
-  ),
-});
+export const KycSessionSchema = z.lazy(() =>
+  z.looseObject({
+    kycs: z.pipe(
+      z.extend(kycsObject(), { status: z.optional(z.string()) }),
+      z.transform(({ status, ...rest }: z.output<ReturnType<typeof kycsObject>> & { status?: string | undefined }) => ({
+        ...rest,
+        status: status ?? KycStatus.Pending,
+      })),
+    ),
+  }),
+);
 export type KycSession = z.infer<typeof KycSessionSchema>;
 
-export const SimulateCustomerResponseSchema = z.looseObject({});
+export const SimulateCustomerResponseSchema = z.lazy(() => z.looseObject({}));
 export type SimulateCustomerResponse = z.infer<typeof SimulateCustomerResponseSchema>;

@@ -17,3 +17,12 @@ export function safeParse<S extends core.$ZodType>(
   if (config().localeError === undefined) config(en());
   return parse(schema, input) as core.util.SafeParseResult<core.output<S>>;
 }
+
+/** Builds `build()` once, on first call (a schema another one extends, shared by both). */
+export const once = <T>(build: () => T): (() => T) => {
+  let built: T | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
+};

@@ -7,27 +7,33 @@ import * as z from "zod/mini";
  * name come from SST links (`Resource`); locally and in tests from the
  * environment. A bad or missing value fails fast with a message naming it.
  */
-const ConfigSchema = z.object({
-  ALIGN_ENVIRONMENT: z._default(z.enum(["sandbox", "production"]), "sandbox"),
-  /** Required by every function that calls Align or verifies webhooks; the sandbox reset runs without it. */
-  ALIGN_API_KEY: z.optional(z.string().check(z.trim(), z.minLength(1))),
-  /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
-  ALIGN_WEBHOOK_SECRET: z.optional(z.string()),
-  ALIGN_BASE_URL: z.optional(z.url({ protocol: /^https?$/ })),
-  ALIGN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 8_000),
-  TABLE_NAME: z.string().check(z.trim(), z.minLength(3), z.maxLength(255)),
-  DYNAMODB_ENDPOINT: z.optional(z.url({ protocol: /^https?$/ })),
-  /** Whether the table takes TransactWriteItems: DynamoDB does (the default), dynalite does not (the default with an endpoint). */
-  DYNAMODB_TRANSACTIONS: z.optional(z.enum(["true", "false"])),
-  AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
-  KYC_REFRESH_AFTER_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(86_400)), 30),
-  /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
-  KYC_LINK_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(60), z.maximum(30 * 86_400)), 3_600),
-  /** Pin the contested wire details when they are known (else the client negotiates them). */
-  ALIGN_AUTH_HEADER: z.optional(z.enum(Object.values(AuthHeader))),
-  ALIGN_CUSTOMER_TYPE_FIELD: z.optional(z.enum(Object.values(CustomerTypeField))),
-  LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
-});
+// Built on first use (the first invocation), not at import.
+const ConfigSchema = z.lazy(() =>
+  z.object({
+    ALIGN_ENVIRONMENT: z._default(z.enum(["sandbox", "production"]), "sandbox"),
+    /** Required by every function that calls Align or verifies webhooks; the sandbox reset runs without it. */
+    ALIGN_API_KEY: z.optional(z.string().check(z.trim(), z.minLength(1))),
+    /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
+    ALIGN_WEBHOOK_SECRET: z.optional(z.string()),
+    ALIGN_BASE_URL: z.optional(z.url({ protocol: /^https?$/ })),
+    ALIGN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 8_000),
+    TABLE_NAME: z.string().check(z.trim(), z.minLength(3), z.maxLength(255)),
+    DYNAMODB_ENDPOINT: z.optional(z.url({ protocol: /^https?$/ })),
+    /** Whether the table takes TransactWriteItems: DynamoDB does (the default), dynalite does not (the default with an endpoint). */
+    DYNAMODB_TRANSACTIONS: z.optional(z.enum(["true", "false"])),
+    AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
+    KYC_REFRESH_AFTER_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(86_400)), 30),
+    /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
+    KYC_LINK_MAX_AGE_SECONDS: z._default(
+      z.coerce.number().check(z.int(), z.minimum(60), z.maximum(30 * 86_400)),
+      3_600,
+    ),
+    /** Pin the contested wire details when they are known (else the client negotiates them). */
+    ALIGN_AUTH_HEADER: z.optional(z.enum(Object.values(AuthHeader))),
+    ALIGN_CUSTOMER_TYPE_FIELD: z.optional(z.enum(Object.values(CustomerTypeField))),
+    LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
+  }),
+);
 
 export interface Config {
   alignEnvironment: "sandbox" | "production";

@@ -2,7 +2,7 @@ import { CustomerObjectSchema, KycsSchema, SIGNATURE_HEADER, WebhookEventBaseSch
 import * as z from "zod/mini";
 import {
   CreateCustomerBodySchema,
-  ListCustomersQuerySchema,
+  ListCustomersLimitSchema,
   SimulateBodySchema,
   StartKycBodySchema,
 } from "./customers/api-schemas.js";
@@ -140,7 +140,7 @@ const OPERATIONS: Record<string, Json> = {
     summary: "List the caller's customers",
     description: "Newest first, paged with `next_cursor`.",
     parameters: [
-      { name: "limit", in: "query", required: false, schema: schema(ListCustomersQuerySchema.shape.limit, "input") },
+      { name: "limit", in: "query", required: false, schema: schema(ListCustomersLimitSchema, "input") },
       {
         name: "cursor",
         in: "query",

@@ -13,9 +13,11 @@ import {
 } from "../webhook-schemas.js";
 import { verifySignature } from "../webhook-signature.js";
 
-const WebhookIdSchema = z.object({
-  id: z.string().check(z.trim(), z.minLength(1, { error: "Webhook id is required" })),
-});
+const WebhookIdSchema = z.lazy(() =>
+  z.object({
+    id: z.string().check(z.trim(), z.minLength(1, { error: "Webhook id is required" })),
+  }),
+);
 
 /** Webhook registrations and delivery helpers: `align.webhooks`. */
 export class Webhooks {
