@@ -7,6 +7,7 @@ export const groups = {
       "packages/core/src/idempotency/fingerprint.ts",
       "packages/core/src/idempotency/run.ts",
       "packages/core/src/idempotency/store.ts",
+      "packages/core/src/query-pages.ts",
     ],
     tests: [
       "packages/core/test/idempotency-key.test.ts",

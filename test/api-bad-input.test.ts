@@ -96,6 +96,35 @@ describe("bodies", () => {
     ]);
   });
 
+  it("the other type's fields are refused with their paths (a union by type, as the document says)", async () => {
+    const individualWithCompany = await t.api("POST", "/customers", {
+      body: { ...individual("union-a@example.com"), company_name: "Acme" },
+    });
+    await expectProblem(individualWithCompany, 400, "validation_failed");
+    expect(individualWithCompany.json.errors).toEqual([
+      { path: ["company_name"], message: "company_name is not allowed for individual customers" },
+    ]);
+    const corporateWithNames = await t.api("POST", "/customers", {
+      body: { email: "union-b@example.com", type: "corporate", company_name: "Acme", first_name: "A", last_name: "B" },
+    });
+    await expectProblem(corporateWithNames, 400, "validation_failed");
+    expect(corporateWithNames.json.errors).toEqual([
+      { path: ["first_name"], message: "first_name is not allowed for corporate customers" },
+      { path: ["last_name"], message: "last_name is not allowed for corporate customers" },
+    ]);
+  });
+
+  it("an email the document's format refuses is refused (a 65-character local part), 64 passes", async () => {
+    const tooLong = await t.api("POST", "/customers", { body: individual(`${"a".repeat(65)}@example.com`) });
+    await expectProblem(tooLong, 400, "validation_failed");
+    expect(tooLong.json.errors).toEqual([{ path: ["email"], message: "Invalid email format" }]);
+    for (const email of ["a..b@example.com", ".a@example.com", "a@-example.com", "a@example-.com", "a@example.c0m"]) {
+      const answer = await t.api("POST", "/customers", { body: individual(email) });
+      await expectProblem(answer, 400, "validation_failed");
+    }
+    expect((await t.api("POST", "/customers", { body: individual(`${"a".repeat(64)}@example.com`) })).status).toBe(201);
+  });
+
   it("simulate refuses an unknown action", async () => {
     const created = await t.api("POST", "/customers", { body: individual("sim-bad@example.com") });
     before = (await t.items()).length;

@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closedPort } from "./support/receiver.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
@@ -21,7 +22,9 @@ const failure = async (env: Record<string, string>) =>
   (await demo(env).catch((error: unknown) => error)) as { code: number; stdout: string; stderr: string };
 
 describe("npm run demo", () => {
-  it("walks the seed's complete workflow and prints each step", async () => {
+  it("walks the seed's complete workflow and prints each step, through the app client's retries", async () => {
+    // The app-side client retries a 503 with the same key, so a transient Align failure does not stop the demo.
+    t.stack.sandbox?.addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 503 } });
     const { stdout } = await demo({ API_URL: t.stack.apiUrl });
     const lines = stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^Customer ID: [0-9a-f-]{36}$/);
@@ -33,6 +36,7 @@ describe("npm run demo", () => {
       "KYC status: approved",
       "Customer is now ready for transactions!",
     ]);
+    expect(t.stack.sandbox?.state().requests.filter((r) => r.status === 503)).toHaveLength(1);
   }, 60_000);
 
   it("says in one line that the stack is not running", async () => {

@@ -11,6 +11,7 @@ import { AlignRoute, type FaultAction } from "@align-onboarding/align-sandbox";
 import { getRuntime } from "@align-onboarding/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DynamoFault, type DynamoFaultKind, installDynamoFaults } from "./support/dynamo-faults.js";
+import { assertDocumented } from "./support/openapi-validator.js";
 import { type ApiAnswer, type ApiCall, individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
@@ -241,11 +242,10 @@ describe("the webhook path (older event format: the receiver reads the customer 
         headers: { "content-type": "application/json", "x-hmac-signature": signPayload(body, "sandbox-key") },
         body,
       });
-      return {
-        status: response.status,
-        headers: response.headers,
-        json: (await response.json()) as Record<string, unknown>,
-      };
+      const text = await response.text();
+      const answer = { method: "POST", path: "/webhooks/align", status: response.status, headers: response.headers };
+      assertDocumented({ ...answer, body: text });
+      return { ...answer, json: JSON.parse(text) as Record<string, unknown>, text };
     };
     const answers = await untilDone(deliver, 200);
     expect(answers.at(-1)?.status).toBe(200);

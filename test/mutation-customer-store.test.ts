@@ -197,6 +197,15 @@ describe("CustomerStore.observe: the as-of rule, each bound from both sides", ()
 });
 
 describe("projectCustomer: every field bounded", () => {
+  it("keeps the document's types and statuses as they are", () => {
+    for (const type of ["individual", "corporate"]) {
+      for (const status of ["pending", "approved", "rejected"]) {
+        const projected = projectCustomer({ customer_id: "c", email: "e", type, kycs: { status } } as never);
+        expect([projected.type, projected.kycs?.status]).toEqual([type, status]);
+      }
+    }
+  });
+
   it("caps each string to its bound and keeps nulls", () => {
     const long = (c: string) => c.repeat(5_000);
     const projected = projectCustomer({
@@ -220,13 +229,14 @@ describe("projectCustomer: every field bounded", () => {
     } as never);
     expect(projected.customer_id).toHaveLength(128);
     expect(projected.email).toHaveLength(320);
-    expect(projected.type).toHaveLength(32);
+    // Only the document's enums pass: an unknown type is left out, an unknown status reads as pending.
+    expect(projected).not.toHaveProperty("type");
     expect(projected.first_name).toHaveLength(1024);
     expect(projected.last_name).toBeNull();
     expect(projected.company_name).toHaveLength(1024);
     expect(projected).not.toHaveProperty("extra");
     const kycs = projected.kycs;
-    expect(kycs?.status).toHaveLength(64);
+    expect(kycs?.status).toBe("pending");
     expect(kycs?.sub_status).toHaveLength(128);
     expect(kycs?.kyc_flow_link).toHaveLength(4096);
     expect(kycs?.status_breakdown).toHaveLength(50);
@@ -237,7 +247,7 @@ describe("projectCustomer: every field bounded", () => {
     });
   });
 
-  it("leaves absent fields absent, keeps a null breakdown, and fills missing strings with empty ones", () => {
+  it("leaves absent fields absent, keeps a null breakdown, fills missing strings with empty ones (a status with pending)", () => {
     const projected = projectCustomer({
       customer_id: 7,
       email: undefined,
@@ -246,7 +256,7 @@ describe("projectCustomer: every field bounded", () => {
     expect(projected).toEqual({
       customer_id: "",
       email: "",
-      kycs: { status: "", sub_status: null, kyc_flow_link: null, status_breakdown: null },
+      kycs: { status: "pending", sub_status: null, kyc_flow_link: null, status_breakdown: null },
     });
     const bare = projectCustomer({ customer_id: "x", email: "y", kycs: { status: "pending" } } as never);
     expect(bare).toEqual({ customer_id: "x", email: "y", kycs: { status: "pending" } });

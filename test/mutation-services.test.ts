@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { getRuntime, resetRuntime, setClock } from "@align-onboarding/core";
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { installDynamoFaults } from "./support/dynamo-faults.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
@@ -580,5 +580,68 @@ describe("what each path logs, counts and sends", () => {
     const answer = await t.api("GET", "/customers?limit=2&colour=blue");
     expect(answer.status).toBe(400);
     expect(answer.json.errors).toEqual([{ path: ["colour"], message: "Unknown query parameter" }]);
+  });
+});
+
+describe("a lost create meets Align's 409 again", () => {
+  it("does not claim an orphan that another caller's open attempt at the identical request may have made", async () => {
+    const body = individual("contested@example.com");
+    await loseCreate("contested-a", body);
+    const orphan = sandbox()
+      .state()
+      .customers.find((customer) => customer.email === body.email);
+    expect(orphan).toBeDefined();
+    // user-b asks for the same customer and loses its answer too, before Align saw it: its attempt stays open.
+    const tokenB = t.stack.token("user-b");
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "drop", when: "before_commit" } });
+    expect((await t.api("POST", "/customers", { key: "contested-b", body, token: tokenB })).status).toBe(502);
+
+    const contested = await t.api("POST", "/customers", { key: "contested-a", body });
+    expect(contested.status).toBe(409);
+    expect(contested.json.code).toBe("email_already_exists");
+    expect(contested.json.customer_id).toBeUndefined();
+    expect(contested.headers.get("retry-after")).toBe("2");
+    expect(requestLine("create_orphan_contested", orphan?.customer_id)).toBeDefined();
+    expect(await customerItem(orphan?.customer_id)).toBeUndefined();
+
+    // user-b's attempt gets a definite answer (Align refuses it), so it leaves the index: user-a's retry,
+    // whose 409 was not stored, now claims the orphan.
+    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 400 } });
+    expect((await t.api("POST", "/customers", { key: "contested-b", body, token: tokenB })).status).toBe(422);
+    const claimed = await t.api("POST", "/customers", { key: "contested-a", body });
+    expect(claimed.status).toBe(201);
+    expect(claimed.json.customer_id).toBe(orphan?.customer_id);
+    expect((await customerItem(orphan?.customer_id))?.owner).toBe("user-a");
+  });
+
+  it("converges on the customer its own attempt recorded when the owner index does not show it yet", async () => {
+    const body = individual("converged-via-409@example.com");
+    const faults = dynamoFaults();
+    faults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    expect((await t.api("POST", "/customers", { key: "converged-409", body })).status).toBe(503);
+    const id = sandbox()
+      .state()
+      .customers.find((customer) => customer.email === body.email)?.customer_id;
+    expect(await customerItem(id)).toBeDefined();
+    // The index lags the table (it is eventually consistent): the item is not in it yet.
+    await t.stack.dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: t.stack.tableName,
+        Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
+        UpdateExpression: "REMOVE gsi1pk, gsi1sk",
+      }),
+    );
+    const creates = alignCalls(AlignRoute.CreateCustomer).length;
+    const retried = await t.api("POST", "/customers", { key: "converged-409", body });
+    expect(retried.status).toBe(201);
+    expect(retried.json.customer_id).toBe(id);
+    // Align was asked again (the index missed it) and said 409; the lookup found our own record.
+    expect(alignCalls(AlignRoute.CreateCustomer).length).toBe(creates + 1);
+    expect(requestLine("create_converged", id)).toBeDefined();
+    expect(
+      sandbox()
+        .state()
+        .customers.filter((customer) => customer.email === body.email),
+    ).toHaveLength(1);
   });
 });

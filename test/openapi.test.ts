@@ -41,9 +41,23 @@ describe("OpenAPI", () => {
   });
 
   it("is generated from the handlers' own schemas: fields, required fields, and examples that validate", () => {
-    const create = document.components.schemas.CreateCustomerRequest;
-    expect(Object.keys(create?.properties ?? {}).sort()).toEqual([...CREATE_CUSTOMER_FIELDS].sort());
-    expect(create?.required).toEqual(["email", "type"]);
+    const individual = document.components.schemas.IndividualCustomerRequest;
+    const corporate = document.components.schemas.CorporateCustomerRequest;
+    expect(individual?.required).toEqual(["email", "type", "first_name", "last_name"]);
+    expect(corporate?.required).toEqual(["email", "type", "company_name"]);
+    // Each variant lists its own fields only and is closed: the other type's fields are refused.
+    expect(Object.keys(individual?.properties ?? {})).toEqual(["email", "type", "first_name", "last_name"]);
+    expect(Object.keys(corporate?.properties ?? {})).toEqual(["email", "type", "company_name"]);
+    expect(
+      new Set([...Object.keys(individual?.properties ?? {}), ...Object.keys(corporate?.properties ?? {})]),
+    ).toEqual(new Set(CREATE_CUSTOMER_FIELDS));
+    expect(document.components.schemas.CreateCustomerRequest).toMatchObject({
+      oneOf: [
+        { $ref: "#/components/schemas/IndividualCustomerRequest" },
+        { $ref: "#/components/schemas/CorporateCustomerRequest" },
+      ],
+      discriminator: { propertyName: "type" },
+    });
     const example = (path: string, method: string) =>
       document.paths[path]?.[method]?.requestBody?.content["application/json"]?.example;
     expect(CreateCustomerBodySchema.safeParse(example("/customers", "post")).success).toBe(true);

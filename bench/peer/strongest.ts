@@ -65,7 +65,7 @@ const createCustomer = async (event: APIGatewayProxyEventV2WithJWTAuthorizer) =>
   if (!parsed.success) {
     return { statusCode: 400, body: JSON.stringify({ errors: parsed.error.issues }) };
   }
-  const customer = await align.customers.create(parsed.data);
+  const customer = await align.customers.create(parsed.data as Parameters<typeof align.customers.create>[0]);
   const createdAt = new Date().toISOString();
   await dynamo.send(
     new PutItemCommand({

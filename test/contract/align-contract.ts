@@ -106,7 +106,7 @@ export function alignContract(target: () => ContractTarget): void {
 
     it("refuses invalid input before the network, with field paths", async () => {
       const error = await client()
-        .customers.create({ email: "not-an-email", type: "corporate" })
+        .customers.create({ email: "not-an-email", type: "corporate" } as never)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AlignValidationError);
       expect((error as AlignValidationError).errors.map((e) => e.path)).toEqual([["email"], ["company_name"]]);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "@align-onboarding/local";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { capturedLogs } from "./log-guard.js";
+import { assertDocumented } from "./openapi-validator.js";
 
 export interface ApiCall {
   token?: string | null;
@@ -16,6 +17,8 @@ export interface ApiAnswer {
   status: number;
   headers: Headers;
   json: Record<string, unknown>;
+  /** The body as received. */
+  text: string;
 }
 
 export interface TestStack {
@@ -24,7 +27,11 @@ export interface TestStack {
   functionEnv(): Record<string, string>;
   /** Every log line the functions wrote in this test file (captured instead of printed). */
   logs: string[];
-  /** Calls the API over loopback; a token for `user-a` and a fresh Idempotency-Key unless given. */
+  /**
+   * Calls the API over loopback; a token for `user-a` and a fresh Idempotency-Key unless given.
+   * Every answer is checked against the OpenAPI document (status, content type, headers, body): a
+   * mismatch fails the test.
+   */
   api(method: string, path: string, call?: ApiCall): Promise<ApiAnswer>;
   /** Every item in the table, by kind (`CUSTOMER`, `IDEMPOTENCY`, ...). */
   items(kind?: string): Promise<Record<string, unknown>[]>;
@@ -70,7 +77,8 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
       } catch {
         json = { unparsed: text };
       }
-      return { status: response.status, headers: response.headers, json };
+      assertDocumented({ method, path, status: response.status, headers: response.headers, body: text });
+      return { status: response.status, headers: response.headers, json, text };
     },
     async items(kind) {
       const output = await stack.dynamo.client.send(new ScanCommand({ TableName: stack.tableName }));

@@ -38,7 +38,7 @@ describe("customers.create validation", () => {
   });
 
   it("requires company_name for corporates, not names", async () => {
-    const error = await validationErrorOf(align.customers.create({ email: "a@b.co", type: "corporate" }));
+    const error = await validationErrorOf(align.customers.create({ email: "a@b.co", type: "corporate" } as never));
     expect(error.errors).toEqual([
       { path: ["company_name"], message: "company_name is required for corporate customers" },
     ]);
@@ -64,6 +64,25 @@ describe("customers.create validation", () => {
       favourite_colour: "blue",
     });
     expect(parsed).toEqual({ email: "alice@example.com", type: "individual", first_name: "Alice", last_name: "Smith" });
+  });
+
+  it("refuses the emails the OpenAPI document's email rule refuses (local part over 64, bad dots, bad labels)", async () => {
+    for (const email of [`${"a".repeat(65)}@b.co`, "a..b@b.co", ".a@b.co", "a.@b.co", "a@b-.co", "a@-b.co", "a@b.c"]) {
+      const error = await validationErrorOf(
+        align.customers.create({ email, type: "individual", first_name: "A", last_name: "B" }),
+      );
+      expect(error.errors).toEqual([{ path: ["email"], message: "Invalid email format" }]);
+    }
+    for (const email of [`${"a".repeat(64)}@b.co`, "O'Neil+tag@Sub.Example-1.com", "_a-b@b.co"]) {
+      expect(CreateCustomerRequestSchema.safeParse({ email, type: "corporate", company_name: "C" }).success).toBe(true);
+    }
+    expect(net.calls()).toBe(0);
+  });
+
+  it("strips the other type's fields, so Align never receives them", () => {
+    expect(
+      CreateCustomerRequestSchema.parse({ email: "a@b.co", type: "corporate", company_name: "C", first_name: "F" }),
+    ).toEqual({ email: "a@b.co", type: "corporate", company_name: "C" });
   });
 
   it("rejects bad ids and params before the network", async () => {

@@ -3,6 +3,7 @@ export { now, setClock } from "./clock.js";
 export { type Config, ConfigError, loadConfig, requireAlignKey } from "./config.js";
 export * from "./customers/api-schemas.js";
 export { type CustomerRecord, CustomerStore } from "./customers/customer-store.js";
+export * from "./customers/response-schemas.js";
 export {
   createCustomer,
   customerIdOf,
@@ -19,12 +20,17 @@ export { PROBLEM_TYPE_PREFIX, type ProblemCode, ProblemError, Problems } from ".
 export type { ApiEvent, HttpRequest } from "./http/request.js";
 export { type ApiResult, jsonResult, problemResult } from "./http/response.js";
 export { toProblem } from "./http/to-problem.js";
-export { IDEMPOTENCY_KEY_HEADER, requireIdempotencyKey } from "./idempotency/key.js";
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_PATTERN,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  requireIdempotencyKey,
+} from "./idempotency/key.js";
 export { REPLAYED_HEADER } from "./idempotency/run.js";
 export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
 export { Logger, type LogSink, setLogSink } from "./log.js";
 export { emfLine, METRICS_NAMESPACE, Metric } from "./metrics.js";
-export { buildOpenApi, type OpenApiRoute } from "./openapi.js";
+export { Audience, buildOpenApi, type OpenApiOptions, type OpenApiRoute } from "./openapi.js";
 export { createRuntime, getRuntime, type Runtime, type RuntimeOptions, resetRuntime, setRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";

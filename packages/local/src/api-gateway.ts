@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { ApiEvent, ApiResult } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
+import { docsAsset } from "./docs.js";
 import { claimsForEvent, type JwtSettings, verifyToken } from "./jwt.js";
 import { close, listen } from "./listen.js";
 
@@ -26,6 +27,8 @@ export interface ApiGatewayOptions {
   host?: string;
   /** One line per request: method, route, status, ms. */
   log?: (line: Record<string, string | number>) => void;
+  /** Serve the interactive API reference at GET /docs (local only; see docs.ts). */
+  docs?: boolean;
 }
 
 export interface ApiGateway {
@@ -154,6 +157,14 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         chunks.push(chunk as Buffer);
       }
       const body = Buffer.concat(chunks);
+      const asset = options.docs && method === "GET" ? await docsAsset(url.pathname) : undefined;
+      if (asset) {
+        status = 200;
+        routeKey = "GET /docs";
+        res.writeHead(200, { "content-type": asset.type, "content-length": asset.body.length });
+        res.end(asset.body);
+        return;
+      }
       let route: CompiledRoute | undefined;
       let match: RegExpExecArray | null = null;
       for (const candidate of compiled) {

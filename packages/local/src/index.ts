@@ -8,5 +8,6 @@ export {
   startEmbeddedDynamo,
 } from "./embedded-dynamo.js";
 export { type Claims, claimsForEvent, JwtError, type JwtSettings, signToken, verifyToken } from "./jwt.js";
-export { openApiDocument } from "./openapi-file.js";
+export { openApiAppDocument, openApiDocument } from "./openapi-file.js";
+export { renderApiTypes } from "./openapi-types.js";
 export { LocalDefaults, type LocalStack, type LocalStackOptions, startLocalStack } from "./stack.js";

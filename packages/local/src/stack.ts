@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   sandboxWebhooks?: { maxAttempts?: number; baseDelayMs?: number; timeoutMs?: number };
   /** Request lines from the gateway. */
   log?: (line: Record<string, string | number>) => void;
+  /** Serve the interactive API reference at GET /docs (default true). */
+  docs?: boolean;
 }
 
 export interface LocalStack {
@@ -148,6 +150,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       timeoutSeconds: (name) =>
         options.functionTimeoutSeconds ?? functionSettings[name as keyof typeof functionSettings]?.timeoutSeconds ?? 30,
       port: options.apiPort ?? 0,
+      docs: options.docs ?? true,
       ...(options.log ? { log: options.log } : {}),
     });
     opened.push(gateway);

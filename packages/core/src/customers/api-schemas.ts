@@ -1,13 +1,40 @@
-import { CreateCustomerRequestSchema, CustomerIdSchema, SimulateAction } from "@align-onboarding/align";
+import {
+  CorporateCustomerRequestSchema,
+  CustomerIdSchema,
+  CustomerType,
+  IndividualCustomerRequestSchema,
+  SimulateAction,
+} from "@align-onboarding/align";
 import * as z from "zod/mini";
 
-/** `POST /customers`: the Align client's own rules (names by type, email format). */
-export const CreateCustomerBodySchema = CreateCustomerRequestSchema;
+// Built on first use, as the Align schemas are (customer-schemas.ts).
+
+// The other type's field is refused by the schema itself (path = the field), together with every other problem.
+const notFor = (field: string, type: CustomerType) =>
+  z.optional(z.never({ error: `${field} is not allowed for ${type} customers` }));
+
+/**
+ * `POST /customers`: the Align client's own rules (names by type, email
+ * format), as a union discriminated by `type`, refusing the other type's fields.
+ */
+export const CreateCustomerBodySchema = z.lazy(() =>
+  z.discriminatedUnion(
+    "type",
+    [
+      z.extend(IndividualCustomerRequestSchema.def.getter(), {
+        company_name: notFor("company_name", CustomerType.Individual),
+      }),
+      z.extend(CorporateCustomerRequestSchema.def.getter(), {
+        first_name: notFor("first_name", CustomerType.Corporate),
+        last_name: notFor("last_name", CustomerType.Corporate),
+      }),
+    ],
+    { error: "Type must be 'individual' or 'corporate'" },
+  ),
+);
 export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
 /** Any other field is refused (400, path = the field), so a typo never passes silently. */
 export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name", "company_name"] as const;
-
-// Built on first use, as the Align schemas are (customer-schemas.ts).
 
 /** `POST /customers/{customer_id}/kyc-sessions`: the body is optional. */
 export const StartKycBodySchema = z.lazy(() =>
@@ -31,14 +58,21 @@ export const SIMULATE_FIELDS = ["action"] as const;
 
 export const CustomerPathSchema = z.lazy(() => z.object({ customer_id: CustomerIdSchema }));
 
-/** `GET /customers` query. */
-export const ListCustomersLimitSchema = z.lazy(() =>
-  z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
-);
+export const CURSOR_MAX_LENGTH = 2048;
+
+const LIMIT_ERROR = "limit must be an integer from 1 to 100";
+
+/** `GET /customers` query: `limit` is a decimal integer 1..100 (as the document's `integer`), not any number text. */
 export const ListCustomersQuerySchema = z.lazy(() =>
   z.object({
-    limit: ListCustomersLimitSchema,
-    cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+    limit: z.pipe(
+      z.pipe(
+        z.optional(z.string().check(z.regex(/^[0-9]{1,3}$/, { error: LIMIT_ERROR }))),
+        z.transform((limit: string | undefined) => (limit === undefined ? 50 : Number(limit))),
+      ),
+      z.int().check(z.minimum(1, { error: LIMIT_ERROR }), z.maximum(100, { error: LIMIT_ERROR })),
+    ),
+    cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(CURSOR_MAX_LENGTH))),
   }),
 );
 export const LIST_CUSTOMERS_FIELDS = ["limit", "cursor"] as const;

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Customer, Kycs } from "@align-onboarding/align";
+import { type Customer, KycStatus, type Kycs } from "@align-onboarding/align";
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -11,7 +11,9 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
+import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
+import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
 export interface CustomerRecord {
@@ -98,13 +100,18 @@ export function projectCustomer(customer: Customer): Customer {
   return {
     customer_id: cap(customer.customer_id, 128) ?? "",
     email: cap(customer.email, 320) ?? "",
-    ...optional("type", cap(customer.type, 32)),
+    // Only the types and statuses the document lists (see response-schemas.ts): an unknown type is left
+    // out, and an unknown status reads as pending, the rank the ordering gives it anyway.
+    ...optional(
+      "type",
+      API_CUSTOMER_TYPES.find((type) => type === customer.type),
+    ),
     ...optional("first_name", capNullable(customer.first_name, 1024)),
     ...optional("last_name", capNullable(customer.last_name, 1024)),
     ...optional("company_name", capNullable(customer.company_name, 1024)),
     kycs: kycs
       ? {
-          status: cap(kycs.status, 64) ?? "",
+          status: API_KYC_STATUSES.find((status) => status === kycs.status) ?? KycStatus.Pending,
           ...optional("sub_status", capNullable(kycs.sub_status, 128)),
           ...optional("kyc_flow_link", capNullable(kycs.kyc_flow_link, 4096)),
           ...(Array.isArray(kycs.status_breakdown)
@@ -297,27 +304,20 @@ export class CustomerStore {
    * read of the table. Used only to converge after an unknown outcome.
    */
   async findCreatedBy(owner: string, createdBy: string): Promise<CustomerRecord | undefined> {
-    let start: Item | undefined;
-    do {
-      const output = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: TableKeys.ownerIndex,
-          KeyConditionExpression: "#owner_pk = :owner",
-          FilterExpression: "created_by = :created_by",
-          ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
-          ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` }, ":created_by": { S: createdBy } },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      // The index only points: the table, read consistently, decides (an index can hold what the table
-      // does not, e.g. dynalite after a kill between its two writes).
-      for (const item of output.Items ?? []) {
-        const record = await this.get(item.customer_id?.S ?? "");
-        if (record?.owner === owner && record.createdBy === createdBy) return record;
-      }
-      start = output.LastEvaluatedKey;
-    } while (start);
+    const items = queryItems(this.#db, {
+      TableName: this.#table,
+      IndexName: TableKeys.ownerIndex,
+      KeyConditionExpression: "#owner_pk = :owner",
+      FilterExpression: "created_by = :created_by",
+      ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
+      ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` }, ":created_by": { S: createdBy } },
+    });
+    // The index only points: the table, read consistently, decides (an index can hold what the table
+    // does not, e.g. dynalite after a kill between its two writes).
+    for await (const item of items) {
+      const record = await this.get(item.customer_id?.S ?? "");
+      if (record?.owner === owner && record.createdBy === createdBy) return record;
+    }
     return undefined;
   }
 

@@ -95,9 +95,11 @@ function createIntent(invocation: Invocation, caller: Caller, body: CreateCustom
   };
 }
 
-/** Whether an Align customer is the one this request describes (before claiming an orphan). Email first. */
+/**
+ * Whether an Align customer is the one this request describes (before claiming an orphan). The email is
+ * not compared again: every candidate comes from a lookup that kept only the request's email.
+ */
 function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
-  if (!same(customer.email, body.email)) return false;
   if (customer.type !== undefined && customer.type !== body.type) return false;
   return body.type === "individual"
     ? same(customer.first_name, body.first_name) && same(customer.last_name, body.last_name)

@@ -7,6 +7,15 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 /**
+ * Exactly the header values {@link requireIdempotencyKey} accepts (after
+ * HTTP's own trimming), for the OpenAPI document: 1-255 printable ASCII, or
+ * the same inside quotes without quotes or backslashes. A bare value that
+ * starts and ends with a quote is read as the quoted form.
+ */
+export const IDEMPOTENCY_KEY_PATTERN =
+  '^(?:"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]{1,255}"|(?!"[\\x20-\\x7e]*"$)[\\x20-\\x7e]{1,255})$';
+
+/**
  * Reads the `Idempotency-Key` header. The IETF draft defines it as an
  * sf-string (`"abc"`); the bare form (`abc`) is accepted too.
  *

@@ -5,7 +5,6 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   type Update,
@@ -13,6 +12,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
+import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 
 /** Results are kept this long, as Stripe does. */
@@ -204,24 +204,17 @@ export class IdempotencyStore {
   async openIntents(subject: string): Promise<Omit<Intent, "subject">[]> {
     const nowSeconds = Math.floor(this.#now() / 1000);
     const intents: Omit<Intent, "subject">[] = [];
-    let start: Item | undefined;
-    do {
-      const output = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: TableKeys.ownerIndex,
-          KeyConditionExpression: "#intent = :intent",
-          ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
-          ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of output.Items ?? []) {
-        const live = Number(item.expires_at?.N ?? 0) >= nowSeconds && item.state?.S !== RecordState.Completed;
-        if (live && item.owner?.S) intents.push({ owner: item.owner.S, detail: item.intent_detail?.S ?? "" });
-      }
-      start = output.LastEvaluatedKey;
-    } while (start);
+    const items = queryItems(this.#db, {
+      TableName: this.#table,
+      IndexName: TableKeys.ownerIndex,
+      KeyConditionExpression: "#intent = :intent",
+      ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
+      ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
+    });
+    for await (const item of items) {
+      const live = Number(item.expires_at?.N ?? 0) >= nowSeconds && item.state?.S !== RecordState.Completed;
+      if (live && item.owner?.S) intents.push({ owner: item.owner.S, detail: item.intent_detail?.S ?? "" });
+    }
     return intents;
   }
 

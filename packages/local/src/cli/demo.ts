@@ -2,12 +2,19 @@
  * `npm run demo`: the seed's complete workflow against a running `npm start`
  * (or API_URL), printed step by step as the seed's examples print:
  * individual and corporate customers, KYC start, sandbox approval, the webhook
- * bringing the status home, the final status. One line and exit 1 when the
+ * bringing the status home, the final status, through the app-side client
+ * (@align-onboarding/client), as an app would. One line and exit 1 when the
  * stack is not there, is something else, or refuses the token.
  *
  *   API_URL (http://127.0.0.1:$PORT, PORT 3000)   DEMO_TOKEN (default: a local token for sub "demo-user")
  */
-import { randomUUID } from "node:crypto";
+import {
+  AlignOnboarding,
+  ApiConnectionError,
+  ApiError,
+  GatewayError,
+  KycWaitTimeoutError,
+} from "@align-onboarding/client";
 import { signToken } from "../jwt.js";
 import { LocalDefaults } from "../stack.js";
 
@@ -32,28 +39,22 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function call(method: string, path: string, body?: unknown, withKey = method === "POST") {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (withKey) headers["idempotency-key"] = randomUUID();
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response: Response;
+// The app-side client: automatic Idempotency-Keys, safe retries, typed problems.
+const api = new AlignOnboarding({ baseUrl: apiUrl, token, totalTimeoutMs: 15_000 });
+
+/** Runs one step; a failure ends the demo with one line. */
+async function step<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
-    response = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers,
-      signal: AbortSignal.timeout(15_000),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch {
-    fail(`Cannot reach the API at ${apiUrl}: start it with \`npm start\` (or set API_URL).`);
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiConnectionError)
+      fail(`Cannot reach the API at ${apiUrl}: start it with \`npm start\` (or set API_URL).`);
+    if (error instanceof GatewayError && error.status === 401) {
+      fail(`The API at ${apiUrl} refused the token (401): check DEMO_TOKEN or LOCAL_JWT_SECRET.`);
+    }
+    if (error instanceof ApiError) fail(`${what} answered ${error.status} ${error.code ?? error.message}`);
+    throw error;
   }
-  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (response.status === 401)
-    fail(`The API at ${apiUrl} refused the token (401): check DEMO_TOKEN or LOCAL_JWT_SECRET.`);
-  if (!response.ok) {
-    fail(`${method} ${path} answered ${response.status} ${String(json.code ?? json.message ?? "")}`.trim());
-  }
-  return json;
 }
 
 // Is this our API at all? Its OpenAPI document says so, with no token needed.
@@ -70,40 +71,44 @@ try {
 const run = Date.now().toString(36);
 
 // 1. Create the customer
-const customer = await call("POST", "/customers", {
-  email: `alice+${run}@example.com`,
-  type: "individual",
-  first_name: "Alice",
-  last_name: "Smith",
-});
+const customer = await step("POST /customers", () =>
+  api.customers.create({
+    email: `alice+${run}@example.com`,
+    type: "individual",
+    first_name: "Alice",
+    last_name: "Smith",
+  }),
+);
 console.log(`Customer ID: ${customer.customer_id}`);
 console.log(`Email: ${customer.email}`);
 
-const company = await call("POST", "/customers", {
-  email: `billing+${run}@acme.example`,
-  type: "corporate",
-  company_name: "Acme Corporation",
-});
+const company = await step("POST /customers", () =>
+  api.customers.create({ email: `billing+${run}@acme.example`, type: "corporate", company_name: "Acme Corporation" }),
+);
 console.log(`Company: ${company.company_name}`);
 
 // 2. Initiate KYC verification
-const session = await call("POST", `/customers/${customer.customer_id}/kyc-sessions`);
-console.log(`KYC Link: ${(session.kycs as { kyc_flow_link: string }).kyc_flow_link}`);
+const session = await step("POST /customers/{id}/kyc-sessions", () => api.customers.startKyc(customer.customer_id));
+console.log(`KYC Link: ${session.kycs.kyc_flow_link}`);
 
 // 3. (In sandbox) Simulate KYC approval
-await call("POST", `/sandbox/customers/${customer.customer_id}/simulate`, { action: "kyc.status.approve" });
+await step("POST /sandbox/customers/{id}/simulate", () =>
+  api.sandbox.simulate(customer.customer_id, { action: "kyc.status.approve" }),
+);
 console.log("Simulated KYC approval (kyc.status.approve)");
 
 // 4. The webhook brings the new status home
-let status = "pending";
-const deadline = Date.now() + 20_000;
-while (Date.now() < deadline) {
-  const read = await call("GET", `/customers/${customer.customer_id}`);
-  status = String((read.kycs as { status?: string } | null)?.status ?? "not_started");
-  if (status === "approved") break;
-  await new Promise((resolve) => setTimeout(resolve, 250));
-}
-if (status !== "approved")
-  fail(`KYC status is still ${status} after 20 s: is the webhook registered (npm start does it)?`);
-console.log(`KYC status: ${status}`);
+const approved = await step("GET /customers/{id}", () =>
+  api.customers
+    .waitForKycStatus(customer.customer_id, { until: "approved", timeoutMs: 20_000, intervalMs: 250 })
+    .catch((error: unknown) => {
+      if (error instanceof KycWaitTimeoutError) {
+        fail(
+          `KYC status is still ${error.lastStatus ?? "not_started"} after 20 s: is the webhook registered (npm start does it)?`,
+        );
+      }
+      throw error;
+    }),
+);
+console.log(`KYC status: ${approved.kycs?.status}`);
 console.log("Customer is now ready for transactions!");

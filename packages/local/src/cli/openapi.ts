@@ -1,7 +1,18 @@
-/** `npm run openapi`: writes docs/openapi.json from the schemas (a test fails when it drifts). */
+/**
+ * `npm run openapi`: writes docs/openapi.json, docs/openapi.app.json and the
+ * client's types (packages/client/src/api-types.ts) from the schemas; tests
+ * fail when any of them drifts.
+ */
 import { writeFileSync } from "node:fs";
-import { openApiDocument } from "../openapi-file.js";
+import { openApiAppDocument, openApiDocument } from "../openapi-file.js";
+import { renderApiTypes } from "../openapi-types.js";
 
-const file = new URL("../../../../docs/openapi.json", import.meta.url);
-writeFileSync(file, openApiDocument());
-console.log(`wrote ${file.pathname}`);
+for (const [path, text] of [
+  ["docs/openapi.json", openApiDocument()],
+  ["docs/openapi.app.json", openApiAppDocument()],
+  ["packages/client/src/api-types.ts", renderApiTypes(JSON.parse(openApiAppDocument()))],
+] as const) {
+  const file = new URL(`../../../../${path}`, import.meta.url);
+  writeFileSync(file, text);
+  console.log(`wrote ${file.pathname}`);
+}

@@ -55,6 +55,7 @@ try {
   console.log(`
 align-onboarding is running (Align environment: ${environment})
   API             ${stack.apiUrl}
+  API reference   ${stack.apiUrl}/docs  (Authorize with the token below, then "Try it out")
   Align           ${realAlignKey ? "the real Align sandbox (ALIGN_API_KEY is set)" : `${stack.alignUrl}  (emulator; admin at /_emulator/state)`}
   DynamoDB        ${stack.dynamo.endpoint}  (dynalite, table ${stack.tableName}, data in ${process.env.DATA_DIR || LocalDefaults.dataDir})
 

@@ -1,0 +1,96 @@
+/**
+ * The API reference `npm start` serves at /docs, in a real headless Chromium
+ * (Debian's `chromium` package, driven by playwright-core): it loads with no
+ * console errors and no request off this machine, lists every operation, and
+ * "Try it out" of GET /customers with a token answers 200.
+ *
+ * The one test that may skip: without a Chromium executable (CHROMIUM_PATH,
+ * /usr/bin/chromium, ...) it says so in its name and on stdout. .ci/run
+ * installs Debian's chromium where it can.
+ */
+import { existsSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routes } from "../functions/routes.js";
+import { startTestStack, type TestStack } from "./support/stack.js";
+
+const executablePath = [
+  process.env.CHROMIUM_PATH,
+  "/usr/bin/chromium",
+  "/usr/bin/chromium-browser",
+  "/usr/bin/google-chrome",
+].find((path): path is string => path !== undefined && path !== "" && existsSync(path));
+const reason = "no Chromium executable (set CHROMIUM_PATH or `apt-get install chromium`)";
+if (!executablePath) console.log(`docs-browser.test.ts skipped: ${reason}`);
+
+let t: TestStack;
+
+describe.skipIf(!executablePath)(
+  `GET /docs in headless Chromium${executablePath ? "" : ` (skipped: ${reason})`}`,
+  () => {
+    beforeAll(async () => {
+      t = await startTestStack({ registerWebhook: false });
+    });
+    afterAll(() => t?.close());
+
+    it("loads offline with no console errors, lists every operation, and Try it out GET /customers answers 200", async () => {
+      const browser = await chromium.launch({
+        ...(executablePath ? { executablePath } : {}),
+        headless: true,
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        const offMachine: string[] = [];
+        page.on("console", (message) => {
+          if (message.type() === "error") errors.push(message.text());
+        });
+        page.on("pageerror", (error) => errors.push(error.message));
+        // Nothing may leave this machine: a request elsewhere is recorded and refused.
+        await page.route("**/*", (route) => {
+          const url = new URL(route.request().url());
+          if (url.hostname === "127.0.0.1" || url.protocol === "data:") return route.continue();
+          offMachine.push(url.href);
+          return route.abort();
+        });
+        await page.goto(`${t.stack.apiUrl}/docs`);
+        await page.waitForSelector(".opblock", { timeout: 15_000 });
+
+        // Every operation of the document is listed.
+        const listed = await page.$$eval(".opblock", (blocks) => blocks.map((block) => block.id));
+        const operationIds = ["createCustomer", "listCustomers", "getCustomer", "startKycSession", "simulateKyc"];
+        for (const id of [...operationIds, "receiveAlignWebhook", "getOpenApi"]) {
+          expect(listed.some((block) => block.endsWith(`-${id}`))).toBe(true);
+        }
+        expect(listed).toHaveLength(routes.length);
+
+        // Authorize with a bearer token, then Try it out: GET /customers.
+        const token = t.stack.token("docs-user");
+        await page.click("button.authorize");
+        await page.fill(".modal-ux input[type=text], .modal-ux input:not([type])", token);
+        await page.click(".modal-ux .auth-btn-wrapper button.authorize");
+        await page.click(".modal-ux button.btn-done, .modal-ux .close-modal");
+        const operation = page.locator('[id$="-listCustomers"]');
+        await operation.locator(".opblock-summary").click();
+        const tryIt = operation.locator("button.try-out__btn");
+        if ((await tryIt.count()) > 0 && ((await tryIt.textContent()) ?? "").includes("Try it out"))
+          await tryIt.click();
+        await operation.locator("button.execute").click();
+        const status = operation.locator(".live-responses-table .response .response-col_status").first();
+        await status.waitFor({ timeout: 10_000 });
+        expect(((await status.textContent()) ?? "").trim()).toBe("200");
+        const body = await operation
+          .locator(".live-responses-table .microlight, .live-responses-table pre")
+          .first()
+          .textContent();
+        expect(JSON.parse(body ?? "")).toEqual({ items: [] });
+
+        expect(errors).toEqual([]);
+        expect(offMachine).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    }, 60_000);
+  },
+);
