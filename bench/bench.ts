@@ -175,6 +175,7 @@ const targets: ColdTarget[] = [
       }),
   },
   { name: "sandbox-reset", file: file("sandbox-reset"), event: () => ({ dryRun: true }) },
+  { name: "openapi", file: file("openapi"), event: () => apiEvent("GET", "GET /openapi.json", "/openapi.json") },
 ];
 const cold = await measureColdStarts(targets, COLD_RUNS, env, log);
 const coldOf = (name: string) => cold.find((entry) => entry.name === name);
