@@ -21,9 +21,11 @@ describe("npm run bench", () => {
       timeout: 120_000,
     });
     const results = JSON.parse(readFileSync(`${out}/results.json`, "utf8"));
-    expect(results.targets).toHaveLength(6);
-    expect(stdout.match(/^(MET|NOT MET) /gm)).toHaveLength(6);
-    expect(results.sizes.map((s: { name: string }) => s.name)).toContain("peer create-customer");
+    expect(results.targets).toHaveLength(9);
+    expect(stdout.match(/^(MET|NOT MET) /gm)).toHaveLength(9);
+    const names = results.sizes.map((s: { name: string }) => s.name);
+    expect(names).toEqual(expect.arrayContaining(["peer, strongest", "peer, typical", "SDK floor"]));
+    expect(results.cold.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(names));
     expect(results.cold.every((c: { statuses: string[] }) => !c.statuses.includes("?"))).toBe(true);
     expect(results.calls["first create"]).toEqual(["PutItemCommand", "PutItemCommand", "UpdateItemCommand"]);
     expect(results.throughput.creates).toBeGreaterThan(0);

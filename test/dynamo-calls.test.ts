@@ -1,24 +1,30 @@
 /**
  * DynamoDB round trips per request, counted through the SDK middleware stack.
  * Real DynamoDB returns the current item with a failed conditional write
- * (ReturnValuesOnConditionCheckFailure: ALL_OLD); dynalite does not, so the
- * stores fall back to a GetItem. Here that DynamoDB behaviour is supplied,
- * through a second client the count does not see, to prove a replay then
- * costs exactly one call.
+ * (ReturnValuesOnConditionCheckFailure: ALL_OLD) and has TransactWriteItems;
+ * dynalite has neither, so the stores fall back to a GetItem and to two
+ * writes. Here DynamoDB's behaviour is supplied (support/like-dynamodb.ts),
+ * through a second client the count does not see, to count what a request
+ * costs on DynamoDB. Why each route needs what it makes: README, "DynamoDB
+ * calls per request".
  */
 import { signPayload } from "@align-onboarding/align";
 import { getRuntime } from "@align-onboarding/core";
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type LikeDynamoDb, likeDynamoDb } from "./support/like-dynamodb.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
 let side: DynamoDBClient;
+let like: LikeDynamoDb;
 const calls: string[] = [];
-let returnOldItem = false;
 
 beforeAll(async () => {
-  t = await startTestStack({ registerWebhook: false, env: { KYC_REFRESH_AFTER_SECONDS: "3600" } });
+  t = await startTestStack({
+    registerWebhook: false,
+    env: { KYC_REFRESH_AFTER_SECONDS: "3600", DYNAMODB_TRANSACTIONS: "true" },
+  });
   side = new DynamoDBClient({
     endpoint: t.stack.dynamo.endpoint,
     region: "us-east-1",
@@ -32,39 +38,14 @@ beforeAll(async () => {
     },
     { step: "initialize", priority: "high", name: "countCalls" },
   );
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        const input = args.input as {
-          TableName?: string;
-          Item?: Record<string, { S?: string }>;
-          ReturnValuesOnConditionCheckFailure?: string;
-        };
-        if (
-          !returnOldItem ||
-          !(error instanceof ConditionalCheckFailedException) ||
-          input.ReturnValuesOnConditionCheckFailure !== "ALL_OLD"
-        )
-          throw error;
-        const key = { pk: { S: input.Item?.pk?.S ?? "" }, sk: { S: input.Item?.sk?.S ?? "" } };
-        const current = await side.send(
-          new GetItemCommand({ TableName: input.TableName, Key: key, ConsistentRead: true }),
-        );
-        if (current.Item) (error as { Item?: unknown }).Item = current.Item;
-        throw error;
-      }
-    },
-    { step: "initialize", priority: "low", name: "returnOldItemLikeDynamoDB" },
-  );
+  like = likeDynamoDb(client, side);
 });
 afterAll(async () => {
   side.destroy();
   await t.close();
 });
 beforeEach(() => {
-  returnOldItem = false;
+  like.returnOldItem = false;
 });
 
 async function counted<T>(work: () => Promise<T>): Promise<{ result: T; calls: string[] }> {
@@ -87,22 +68,29 @@ describe("DynamoDB calls per request", () => {
     const onDynalite = await counted(() => t.api("POST", "/customers", { key: "calls-1", body }));
     expect(onDynalite.result.headers.get("idempotent-replayed")).toBe("true");
     expect(onDynalite.calls).toEqual(["PutItemCommand", "GetItemCommand"]);
-    returnOldItem = true;
+    like.returnOldItem = true;
     const likeDynamo = await counted(() => t.api("POST", "/customers", { key: "calls-1", body }));
     expect(likeDynamo.result.headers.get("idempotent-replayed")).toBe("true");
     expect(likeDynamo.calls).toEqual(["PutItemCommand"]);
   });
 
-  it("GET of a fresh customer: 1; KYC start: 4; a webhook that carries its customer: 1", async () => {
+  it("GET of a fresh customer: 1; KYC start: 3; a webhook that carries its customer: 1", async () => {
     const created = await t.api("POST", "/customers", { body: individual("calls-2@example.com") });
     const id = created.json.customer_id as string;
     expect((await counted(() => t.api("GET", `/customers/${id}`))).calls).toEqual(["GetItemCommand"]);
-    expect((await counted(() => t.api("POST", `/customers/${id}/kyc-sessions`))).calls).toEqual([
-      "GetItemCommand",
-      "PutItemCommand",
-      "UpdateItemCommand",
-      "UpdateItemCommand",
-    ]);
+    // Ownership and state, the lock, then the session and the completion in one transaction.
+    const kyc = await counted(() => t.api("POST", `/customers/${id}/kyc-sessions`));
+    expect(kyc.result.status).toBe(201);
+    expect(kyc.calls).toEqual(["GetItemCommand", "PutItemCommand", "TransactWriteItemsCommand"]);
+    const stored = (await t.api("GET", `/customers/${id}`)).json.kycs as { kyc_flow_link?: string };
+    expect(stored.kyc_flow_link).toBe((kyc.result.json.kycs as { kyc_flow_link?: string }).kyc_flow_link);
+    // A replay: the ownership read and the lock's failed write, which carries the stored answer.
+    like.returnOldItem = true;
+    const key = "calls-kyc";
+    await t.api("POST", `/customers/${id}/kyc-sessions`, { key });
+    const replay = await counted(() => t.api("POST", `/customers/${id}/kyc-sessions`, { key }));
+    expect(replay.result.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.calls).toEqual(["GetItemCommand", "PutItemCommand"]);
     const body = JSON.stringify({
       event_type: "customer.kycs.updated",
       entity_id: id,
@@ -119,5 +107,33 @@ describe("DynamoDB calls per request", () => {
     );
     expect(webhook.result.status).toBe(200);
     expect(webhook.calls).toEqual(["UpdateItemCommand"]);
+  });
+
+  it("KYC start after a fresher observation: the transaction is cancelled, the record completed alone (4)", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("calls-3@example.com") });
+    const id = created.json.customer_id as string;
+    const body = JSON.stringify({
+      event_type: "customer.kycs.updated",
+      entity_id: id,
+      entity_type: "customer",
+      created_at: new Date(Date.now() + 1000).toISOString(),
+      entity_object: { ...created.json, kycs: { status: "approved" } },
+    });
+    const hook = await fetch(`${t.stack.apiUrl}/webhooks/align`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hmac-signature": signPayload(body, "sandbox-key") },
+      body,
+    });
+    expect(hook.status).toBe(200);
+    const key = "calls-kyc-stale";
+    const kyc = await counted(() =>
+      t.api("POST", `/customers/${id}/kyc-sessions`, { key, body: { new_session: true } }),
+    );
+    expect(kyc.result.status).toBe(201);
+    expect(kyc.calls).toEqual(["GetItemCommand", "PutItemCommand", "TransactWriteItemsCommand", "UpdateItemCommand"]);
+    expect(((await t.api("GET", `/customers/${id}`)).json.kycs as { status?: string }).status).toBe("approved");
+    const replay = await t.api("POST", `/customers/${id}/kyc-sessions`, { key, body: { new_session: true } });
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.json.kycs).toEqual(kyc.result.json.kycs);
   });
 });

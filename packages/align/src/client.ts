@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { type FetchLike, httpFetch } from "./http-fetch.js";
 import { Customers } from "./resources/customers.js";
 import { Webhooks } from "./resources/webhooks.js";
@@ -51,29 +51,37 @@ export interface AlignOptions {
   onWireVariantLearned?: (event: WireVariantLearned) => void;
 }
 
-const AlignOptionsSchema = z.object({
-  apiKey: z.string({ error: "apiKey is required" }).trim().min(1, { error: "apiKey must not be empty" }),
-  environment: z
-    .enum([AlignEnvironment.Sandbox, AlignEnvironment.Production], {
-      error: "environment must be 'sandbox' or 'production'",
-    })
-    .default(AlignEnvironment.Sandbox),
-  baseUrl: z.url({ protocol: /^https?$/, error: "baseUrl must be an http(s) URL" }).optional(),
-  timeoutMs: z.number().int().positive().max(900_000).default(30_000),
-  maxRetries: z.number().int().min(0).max(10).default(2),
-  fetch: z.custom<FetchLike>((value) => typeof value === "function", { error: "fetch must be a function" }).optional(),
-  authHeader: z
-    .enum(Object.values(AuthHeader), { error: "authHeader must be 'api-key', 'authorization' or 'bearer'" })
-    .optional(),
-  customerTypeField: z
-    .enum(Object.values(CustomerTypeField), { error: "customerTypeField must be 'type' or 'beneficiary_type'" })
-    .optional(),
-  onWireVariantLearned: z
-    .custom<(event: WireVariantLearned) => void>((value) => typeof value === "function", {
-      error: "onWireVariantLearned must be a function",
-    })
-    .optional(),
-});
+// Built on first use: importing the client builds no schema.
+const AlignOptionsSchema = z.lazy(() =>
+  z.object({
+    apiKey: z
+      .string({ error: "apiKey is required" })
+      .check(z.trim(), z.minLength(1, { error: "apiKey must not be empty" })),
+    environment: z._default(
+      z.enum([AlignEnvironment.Sandbox, AlignEnvironment.Production], {
+        error: "environment must be 'sandbox' or 'production'",
+      }),
+      AlignEnvironment.Sandbox,
+    ),
+    baseUrl: z.optional(z.url({ protocol: /^https?$/, error: "baseUrl must be an http(s) URL" })),
+    timeoutMs: z._default(z.number().check(z.int(), z.positive(), z.maximum(900_000)), 30_000),
+    maxRetries: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(10)), 2),
+    fetch: z.optional(
+      z.custom<FetchLike>((value) => typeof value === "function", { error: "fetch must be a function" }),
+    ),
+    authHeader: z.optional(
+      z.enum(Object.values(AuthHeader), { error: "authHeader must be 'api-key', 'authorization' or 'bearer'" }),
+    ),
+    customerTypeField: z.optional(
+      z.enum(Object.values(CustomerTypeField), { error: "customerTypeField must be 'type' or 'beneficiary_type'" }),
+    ),
+    onWireVariantLearned: z.optional(
+      z.custom<(event: WireVariantLearned) => void>((value) => typeof value === "function", {
+        error: "onWireVariantLearned must be a function",
+      }),
+    ),
+  }),
+);
 
 /**
  * The Align API client. Resources hang off the instance; build one per process

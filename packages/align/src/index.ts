@@ -20,3 +20,4 @@ export {
   WirePoint,
   type WireVariantLearned,
 } from "./wire.js";
+export { safeParse } from "./zod.js";

@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import {
   AlignAbortError,
   AlignAuthenticationError,
@@ -24,6 +24,7 @@ import {
   retryDelayMs,
 } from "./retry.js";
 import { API_PREFIX, type AuthHeader, authHeaders, readRequestId, type WireNegotiator } from "./wire.js";
+import { safeParse } from "./zod.js";
 
 /** Options any single call may override. */
 export interface RequestOptions {
@@ -223,8 +224,8 @@ function provesAuthentication(status: number): boolean {
  * Validates a 2xx body against `schema`. A body that does not match is an
  * {@link AlignUnexpectedResponseError}, never a silently wrong object.
  */
-export function parseResponse<S extends z.ZodType>(schema: S, response: ApiResponse): z.output<S> {
-  const result = schema.safeParse(response.body);
+export function parseResponse<S extends z.core.$ZodType>(schema: S, response: ApiResponse): z.output<S> {
+  const result = safeParse(schema, response.body);
   if (result.success) {
     // Align's request id travels with the result, invisible to JSON and to spreads (as openai-node's `_request_id`).
     if (typeof result.data === "object" && result.data !== null && response.requestId !== undefined) {

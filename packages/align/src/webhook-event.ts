@@ -7,6 +7,7 @@ import {
   WebhookEventBaseSchema,
   WebhookEventType,
 } from "./webhook-schemas.js";
+import { safeParse } from "./zod.js";
 
 /**
  * Parses a webhook body into a typed event. Unknown event types parse to their
@@ -32,12 +33,12 @@ export function parseWebhookEvent(rawBody: string | Uint8Array): WebhookEvent {
       cause,
     });
   }
-  const base = WebhookEventBaseSchema.safeParse(json);
+  const base = safeParse(WebhookEventBaseSchema, json);
   if (!base.success) {
     throw new AlignWebhookPayloadError("Webhook body is not an Align event", toFieldErrors(base.error.issues));
   }
   if (base.data.event_type !== WebhookEventType.CustomerKycsUpdated) return base.data;
-  const typed = CustomerKycsUpdatedEventSchema.safeParse(json);
+  const typed = safeParse(CustomerKycsUpdatedEventSchema, json);
   if (!typed.success) {
     throw new AlignWebhookPayloadError(
       "Webhook body is not a valid customer.kycs.updated event",

@@ -1,5 +1,6 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { CustomerSchema } from "./customer-schemas.js";
+import { once } from "./zod.js";
 
 /** Event types Align documents. Others may arrive and are parsed generically. */
 export const WebhookEventType = {
@@ -12,40 +13,50 @@ export const WebhookEventType = {
 export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
 
 // Align's timestamp format is not documented; anything Date can order is accepted.
-const TimestampSchema = z
-  .string()
-  .min(1)
-  .refine((value) => !Number.isNaN(Date.parse(value)), { error: "Must be a date-time" });
+const timestamp = () =>
+  z.string().check(
+    z.minLength(1),
+    z.refine((value) => !Number.isNaN(Date.parse(value)), { error: "Must be a date-time" }),
+  );
+
+// Built on first use, as in customer-schemas.ts.
+const baseObject = once(() =>
+  z.looseObject({
+    event_type: z.string().check(z.minLength(1)),
+    entity_id: z.string().check(z.minLength(1)),
+    entity_type: z.string().check(z.minLength(1)),
+    created_at: timestamp(),
+  }),
+);
 
 /** Fields every delivery carries. Unknown fields are kept. */
-export const WebhookEventBaseSchema = z.looseObject({
-  event_type: z.string().min(1),
-  entity_id: z.string().min(1),
-  entity_type: z.string().min(1),
-  created_at: TimestampSchema,
-});
+export const WebhookEventBaseSchema = z.lazy(baseObject);
 export type WebhookEventBase = z.infer<typeof WebhookEventBaseSchema>;
 
 /** `customer.kycs.updated`; newer deliveries embed the full customer. */
-export const CustomerKycsUpdatedEventSchema = WebhookEventBaseSchema.extend({
-  event_type: z.literal(WebhookEventType.CustomerKycsUpdated),
-  entity_object: CustomerSchema.optional(),
-});
+export const CustomerKycsUpdatedEventSchema = z.lazy(() =>
+  z.extend(baseObject(), {
+    event_type: z.literal(WebhookEventType.CustomerKycsUpdated),
+    entity_object: z.optional(CustomerSchema),
+  }),
+);
 export type CustomerKycsUpdatedEvent = z.infer<typeof CustomerKycsUpdatedEventSchema>;
 
 /** Any delivery: a typed `customer.kycs.updated` or another event's common fields. */
 export type WebhookEvent = CustomerKycsUpdatedEvent | WebhookEventBase;
 
 /** Webhook registration as Align returns it. */
-export const WebhookSchema = z.looseObject({
-  id: z.string().min(1),
-  url: z.string(),
-  status: z.string().optional(),
-  created_at: z.string().optional(),
-});
+export const WebhookSchema = z.lazy(() =>
+  z.looseObject({
+    id: z.string().check(z.minLength(1)),
+    url: z.string(),
+    status: z.optional(z.string()),
+    created_at: z.optional(z.string()),
+  }),
+);
 export type Webhook = z.infer<typeof WebhookSchema>;
 
-export const WebhookListSchema = z.looseObject({ items: z.array(WebhookSchema) });
+export const WebhookListSchema = z.lazy(() => z.looseObject({ items: z.array(WebhookSchema) }));
 export type WebhookList = z.infer<typeof WebhookListSchema>;
 
 /** Plain http is only for a receiver on this machine (local runs); Align delivers over HTTPS. */
@@ -63,9 +74,11 @@ function isHttpsOrLoopbackHttp(value: string): boolean {
 }
 
 /** Registration: an `https` URL (SDK docs: HTTPS only), or `http` on loopback for local receivers. */
-export const CreateWebhookRequestSchema = z.object({
-  url: z
-    .url({ protocol: /^https?$/, error: "Must be an https URL" })
-    .refine(isHttpsOrLoopbackHttp, { error: "Must be an https URL (http only on loopback)" }),
-});
+export const CreateWebhookRequestSchema = z.lazy(() =>
+  z.object({
+    url: z
+      .url({ protocol: /^https?$/, error: "Must be an https URL" })
+      .check(z.refine(isHttpsOrLoopbackHttp, { error: "Must be an https URL (http only on loopback)" })),
+  }),
+);
 export type CreateWebhookRequest = z.input<typeof CreateWebhookRequestSchema>;

@@ -1,36 +1,39 @@
-import { AuthHeader, CustomerTypeField } from "@align-onboarding/align";
+import { AuthHeader, CustomerTypeField, safeParse } from "@align-onboarding/align";
 import { Resource } from "sst/resource";
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /**
  * Configuration, read once per cold start. In AWS the secrets and the table
  * name come from SST links (`Resource`); locally and in tests from the
  * environment. A bad or missing value fails fast with a message naming it.
  */
-const ConfigSchema = z.object({
-  ALIGN_ENVIRONMENT: z.enum(["sandbox", "production"]).default("sandbox"),
-  /** Required by every function that calls Align or verifies webhooks; the sandbox reset runs without it. */
-  ALIGN_API_KEY: z.string().trim().min(1).optional(),
-  /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
-  ALIGN_WEBHOOK_SECRET: z.string().optional(),
-  ALIGN_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  ALIGN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8_000),
-  TABLE_NAME: z.string().trim().min(3).max(255),
-  DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  AWS_REGION: z.string().min(1).default("us-east-1"),
-  KYC_REFRESH_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
-  /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
-  KYC_LINK_MAX_AGE_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(30 * 86_400)
-    .default(3_600),
-  /** Pin the contested wire details when they are known (else the client negotiates them). */
-  ALIGN_AUTH_HEADER: z.enum(Object.values(AuthHeader)).optional(),
-  ALIGN_CUSTOMER_TYPE_FIELD: z.enum(Object.values(CustomerTypeField)).optional(),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-});
+// Built on first use (the first invocation), not at import.
+const ConfigSchema = z.lazy(() =>
+  z.object({
+    ALIGN_ENVIRONMENT: z._default(z.enum(["sandbox", "production"]), "sandbox"),
+    /** Required by every function that calls Align or verifies webhooks; the sandbox reset runs without it. */
+    ALIGN_API_KEY: z.optional(z.string().check(z.trim(), z.minLength(1))),
+    /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
+    ALIGN_WEBHOOK_SECRET: z.optional(z.string()),
+    ALIGN_BASE_URL: z.optional(z.url({ protocol: /^https?$/ })),
+    ALIGN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 8_000),
+    TABLE_NAME: z.string().check(z.trim(), z.minLength(3), z.maxLength(255)),
+    DYNAMODB_ENDPOINT: z.optional(z.url({ protocol: /^https?$/ })),
+    /** Whether the table takes TransactWriteItems: DynamoDB does (the default), dynalite does not (the default with an endpoint). */
+    DYNAMODB_TRANSACTIONS: z.optional(z.enum(["true", "false"])),
+    AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
+    KYC_REFRESH_AFTER_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(86_400)), 30),
+    /** A pending KYC session's link is handed out again for this long; after it, a new session is opened. */
+    KYC_LINK_MAX_AGE_SECONDS: z._default(
+      z.coerce.number().check(z.int(), z.minimum(60), z.maximum(30 * 86_400)),
+      3_600,
+    ),
+    /** Pin the contested wire details when they are known (else the client negotiates them). */
+    ALIGN_AUTH_HEADER: z.optional(z.enum(Object.values(AuthHeader))),
+    ALIGN_CUSTOMER_TYPE_FIELD: z.optional(z.enum(Object.values(CustomerTypeField))),
+    LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
+  }),
+);
 
 export interface Config {
   alignEnvironment: "sandbox" | "production";
@@ -42,6 +45,8 @@ export interface Config {
   alignTimeoutMs: number;
   tableName: string;
   dynamoEndpoint: string | undefined;
+  /** TransactWriteItems is available (DynamoDB); false for a local endpoint (dynalite has none) unless told. */
+  dynamoTransactions: boolean;
   region: string;
   kycRefreshAfterMs: number;
   kycLinkMaxAgeMs: number;
@@ -87,7 +92,7 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
   for (const [name, value] of Object.entries(linked)) if (value) merged[name] = value;
   // Empty strings mean "unset", as in most deploy tools.
   for (const [name, value] of Object.entries(merged)) if (value === "") delete merged[name];
-  const parsed = ConfigSchema.safeParse(merged);
+  const parsed = safeParse(ConfigSchema, merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
@@ -105,6 +110,8 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     alignTimeoutMs: c.ALIGN_TIMEOUT_MS,
     tableName: c.TABLE_NAME,
     dynamoEndpoint: c.DYNAMODB_ENDPOINT,
+    dynamoTransactions:
+      c.DYNAMODB_TRANSACTIONS === undefined ? c.DYNAMODB_ENDPOINT === undefined : c.DYNAMODB_TRANSACTIONS === "true",
     region: c.AWS_REGION,
     kycRefreshAfterMs: c.KYC_REFRESH_AFTER_SECONDS * 1000,
     kycLinkMaxAgeMs: c.KYC_LINK_MAX_AGE_SECONDS * 1000,

@@ -28,7 +28,7 @@ export interface OpenApiRoute {
 
 type Json = Record<string, unknown>;
 
-const schema = (type: z.ZodType, io: "input" | "output") => {
+const schema = (type: z.core.$ZodType, io: "input" | "output") => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(type, {
     target: "draft-2020-12",
     io,

@@ -68,7 +68,7 @@ export function createRuntime(
     dynamo,
     // List cursors are signed with a key derived from a secret the deployment already has.
     customers: new CustomerStore(db, config.tableName, () => requireAlignKey(config)),
-    idempotency: new IdempotencyStore(db, config.tableName),
+    idempotency: new IdempotencyStore(db, config.tableName, undefined, { transactions: config.dynamoTransactions }),
     log,
     until: (deadlineMs) => withStores(boundedDynamo(dynamo, deadlineMs)),
   });

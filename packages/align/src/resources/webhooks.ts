@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { parseResponse, type RequestOptions, type Transport } from "../transport.js";
 import { parseRequest } from "../validation.js";
 import { parseWebhookEvent } from "../webhook-event.js";
@@ -13,7 +13,11 @@ import {
 } from "../webhook-schemas.js";
 import { verifySignature } from "../webhook-signature.js";
 
-const WebhookIdSchema = z.object({ id: z.string().trim().min(1, { error: "Webhook id is required" }) });
+const WebhookIdSchema = z.lazy(() =>
+  z.object({
+    id: z.string().check(z.trim(), z.minLength(1, { error: "Webhook id is required" })),
+  }),
+);
 
 /** Webhook registrations and delivery helpers: `align.webhooks`. */
 export class Webhooks {

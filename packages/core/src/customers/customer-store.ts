@@ -6,13 +6,14 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  type Update,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
 import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
-import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./response-schemas.js";
+import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
 export interface CustomerRecord {
@@ -253,38 +254,48 @@ export class CustomerStore {
    * @returns `applied`, `stale` (a fresher copy is stored), `duplicate` or `unknown` (no such record).
    */
   async observe(customerId: string, observation: Observation, now = clockNow()): Promise<ObserveResult> {
+    const applied = await conditionalWrite(
+      this.#db,
+      new UpdateItemCommand(this.observeUpdate(customerId, observation, now)),
+    );
+    if (applied) return "applied";
+    const { source } = observation;
+    const current = await this.#read(customerId);
+    if (!current) return "unknown";
+    return source !== undefined && current.last_source?.S === source ? "duplicate" : "stale";
+  }
+
+  /**
+   * The conditional update {@link observe} makes, to be written elsewhere
+   * (with an idempotency completion: see `IdempotencyStore.completeWith`).
+   * Its condition fails when a fresher copy is stored or the record is gone.
+   */
+  observeUpdate(customerId: string, observation: Observation, now = clockNow()): Update {
     const customer = projectCustomer(observation.customer);
     const { asOf, source, linkIssuedAt } = observation;
     const sets = ["#data = :data", "synced_at = :now", "as_of = :as_of", "kyc_rank = :rank"];
     if (source !== undefined) sets.push("last_source = :source");
     if (linkIssuedAt !== undefined) sets.push("kyc_link_at = :link_at");
-    const applied = await conditionalWrite(
-      this.#db,
-      new UpdateItemCommand({
-        TableName: this.#table,
-        Key: itemKey(ItemKind.Customer, customerId),
-        UpdateExpression: `SET ${sets.join(", ")}`,
-        ConditionExpression:
-          "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
-          "(as_of <= :window_end AND (kyc_rank < :rank OR (kyc_rank = :rank AND as_of <= :as_of))))" +
-          (source === undefined ? "" : " AND (attribute_not_exists(last_source) OR last_source <> :source)"),
-        ExpressionAttributeNames: { "#data": "data" },
-        ExpressionAttributeValues: {
-          ":data": { S: JSON.stringify(customer) },
-          ":now": { N: String(now) },
-          ":as_of": { N: String(asOf) },
-          ":rank": { N: String(kycRank(customer.kycs)) },
-          ":window_start": { N: String(asOf - OBSERVATION_WINDOW_MS) },
-          ":window_end": { N: String(asOf + OBSERVATION_WINDOW_MS) },
-          ...(source === undefined ? {} : { ":source": { S: source } }),
-          ...(linkIssuedAt === undefined ? {} : { ":link_at": { N: String(linkIssuedAt) } }),
-        },
-      }),
-    );
-    if (applied) return "applied";
-    const current = await this.#read(customerId);
-    if (!current) return "unknown";
-    return source !== undefined && current.last_source?.S === source ? "duplicate" : "stale";
+    return {
+      TableName: this.#table,
+      Key: itemKey(ItemKind.Customer, customerId),
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ConditionExpression:
+        "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
+        "(as_of <= :window_end AND (kyc_rank < :rank OR (kyc_rank = :rank AND as_of <= :as_of))))" +
+        (source === undefined ? "" : " AND (attribute_not_exists(last_source) OR last_source <> :source)"),
+      ExpressionAttributeNames: { "#data": "data" },
+      ExpressionAttributeValues: {
+        ":data": { S: JSON.stringify(customer) },
+        ":now": { N: String(now) },
+        ":as_of": { N: String(asOf) },
+        ":rank": { N: String(kycRank(customer.kycs)) },
+        ":window_start": { N: String(asOf - OBSERVATION_WINDOW_MS) },
+        ":window_end": { N: String(asOf + OBSERVATION_WINDOW_MS) },
+        ...(source === undefined ? {} : { ":source": { S: source } }),
+        ...(linkIssuedAt === undefined ? {} : { ":link_at": { N: String(linkIssuedAt) } }),
+      },
+    };
   }
 
   /**

@@ -1,7 +1,8 @@
-import { CustomerType, KycStatus, SimulateAction } from "@align-onboarding/align";
+import { SimulateAction } from "@align-onboarding/align";
 import * as z from "zod";
 import { type ProblemCode, Problems } from "../http/problem.js";
 import type { WebhookOutcome } from "../webhooks/service.js";
+import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
 
 /**
  * What our API answers, as closed schemas: the OpenAPI document is generated
@@ -12,9 +13,7 @@ import type { WebhookOutcome } from "../webhooks/service.js";
  * (packages/client does not validate responses at run time).
  */
 
-/** KYC statuses our API answers. Align may add one: it reads as `pending` here (see `projectCustomer`). */
-export const API_KYC_STATUSES = [KycStatus.Pending, KycStatus.Approved, KycStatus.Rejected] as const;
-export const API_CUSTOMER_TYPES = [CustomerType.Individual, CustomerType.Corporate] as const;
+export { API_CUSTOMER_TYPES, API_KYC_STATUSES };
 
 export const KycStatusLineSchema = z.strictObject({
   currency: z.string(),

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { AlignConflictError, alignRequestId, type Customer, toFieldErrors } from "@align-onboarding/align";
+import { AlignConflictError, alignRequestId, type Customer, safeParse, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import { now } from "../clock.js";
 import { requireAlignKey } from "../config.js";
@@ -43,7 +43,7 @@ export function requireSandbox(invocation: Invocation): void {
 
 /** Validates the `{customer_id}` path parameter (400 with its path when malformed). */
 export function customerIdOf(invocation: Invocation): string {
-  const parsed = CustomerPathSchema.safeParse(invocation.request.pathParameters);
+  const parsed = safeParse(CustomerPathSchema, invocation.request.pathParameters);
   if (!parsed.success) throw new ProblemError("validation_failed", { errors: toFieldErrors(parsed.error.issues) });
   return parsed.data.customer_id;
 }
@@ -258,19 +258,20 @@ export async function startKyc(
       invocation.alignOptions(),
     );
     const observed = { ...latest, kycs: session.kycs };
-    const saved = await runtime.customers.observe(customerId, {
-      customer: observed,
-      asOf: askedAt,
-      linkIssuedAt: askedAt,
-    });
+    // Recorded with the idempotency completion: one transaction where the table has them.
+    attempt.completeWith(
+      runtime.customers.observeUpdate(customerId, { customer: observed, asOf: askedAt, linkIssuedAt: askedAt }),
+      (applied) => {
+        // A fresher observation (a webhook) was stored meanwhile and kept.
+        if (!applied) invocation.annotate({ kept_newer_copy: true });
+      },
+    );
     invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
       customer_id: customerId,
       align_request_id: alignRequestId(session),
       kyc_status: session.kycs.status,
-      // A fresher observation (a webhook) was stored meanwhile and kept.
-      kept_newer_copy: saved === "applied" ? undefined : true,
     });
     return jsonResult(request.requestId, 201, { kycs: projectCustomer(observed).kycs });
   });
@@ -344,7 +345,7 @@ export async function listCustomers(invocation: Invocation, caller: Caller): Pro
   const unknown = Object.keys(request.query).filter(
     (name) => !(LIST_CUSTOMERS_FIELDS as readonly string[]).includes(name),
   );
-  const parsed = ListCustomersQuerySchema.safeParse(request.query);
+  const parsed = safeParse(ListCustomersQuerySchema, request.query);
   const errors = [
     ...(parsed.success ? [] : toFieldErrors(parsed.error.issues)),
     ...unknown.map((name) => ({ path: [name], message: "Unknown query parameter" })),

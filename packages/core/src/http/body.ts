@@ -1,5 +1,5 @@
-import { toFieldErrors } from "@align-onboarding/align";
-import type * as z from "zod";
+import { safeParse, toFieldErrors } from "@align-onboarding/align";
+import type * as z from "zod/mini";
 import { ProblemError } from "./problem.js";
 import type { HttpRequest } from "./request.js";
 
@@ -25,7 +25,7 @@ export interface BodyOptions {
  * `application/json`, 400 for broken JSON, a non-object, an unknown field or a
  * schema failure (every field path at once).
  */
-export function parseJsonBody<S extends z.ZodType>(
+export function parseJsonBody<S extends z.core.$ZodType>(
   request: HttpRequest,
   schema: S,
   allowedFields: readonly string[],
@@ -49,7 +49,7 @@ export function parseJsonBody<S extends z.ZodType>(
   const unknown = Object.keys(value)
     .filter((field) => !allowedFields.includes(field))
     .map((field) => ({ path: [field], message: "Unknown field" }));
-  const result = schema.safeParse(value);
+  const result = safeParse(schema, value);
   const errors = [...(result.success ? [] : toFieldErrors(result.error.issues)), ...unknown];
   if (!result.success || errors.length > 0) throw new ProblemError("validation_failed", { errors });
   return { data: result.data, json: value as Record<string, unknown> };

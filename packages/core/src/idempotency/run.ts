@@ -3,7 +3,7 @@ import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
 import { errorFields, type LogFields, type Logger } from "../log.js";
 import { Metric } from "../metrics.js";
-import type { IdempotencyStore, Intent, StoredResponse } from "./store.js";
+import type { CompanionUpdate, IdempotencyStore, Intent, StoredResponse } from "./store.js";
 
 export interface IdempotentCall {
   store: IdempotencyStore;
@@ -29,6 +29,13 @@ export interface IdempotentCall {
 export interface Attempt {
   /** An earlier attempt may have changed Align before it failed or died: converge, do not duplicate. */
   uncertain: boolean;
+  /**
+   * Records what the operation did on another item together with its
+   * completion (one transaction where the table has them), instead of a
+   * write of its own: made only if the operation returns normally.
+   * `settled` learns whether the update applied (false: its condition failed).
+   */
+  completeWith: (update: CompanionUpdate, settled?: (applied: boolean) => void) => void;
 }
 
 export const REPLAYED_HEADER = "idempotent-replayed";
@@ -73,9 +80,16 @@ export async function runIdempotent(
   if (begun.kind === "mismatch") throw new ProblemError("idempotency_key_reused");
 
   let result: ApiResult;
+  let companion: { update: CompanionUpdate; settled: ((applied: boolean) => void) | undefined } | undefined;
   try {
-    result = await operation({ uncertain: begun.uncertain });
+    result = await operation({
+      uncertain: begun.uncertain,
+      completeWith: (update, settled) => {
+        companion = { update, settled };
+      },
+    });
   } catch (error) {
+    companion = undefined;
     const problem = toProblem(error);
     switch (problem.disposition) {
       case Disposition.Store:
@@ -96,7 +110,13 @@ export async function runIdempotent(
   // An answer is final only once stored: a caller never sees a final answer that a retry could not replay.
   let completed: boolean;
   try {
-    completed = await call.store.complete(call.id, begun.token, stored);
+    if (companion) {
+      const written = await call.store.completeWith(call.id, begun.token, stored, companion.update);
+      completed = written.completed;
+      if (completed) companion.settled?.(written.companionApplied);
+    } else {
+      completed = await call.store.complete(call.id, begun.token, stored);
+    }
   } catch (error) {
     call.log.error("idempotency completion failed; released as uncertain", errorFields(error));
     await release(call, begun.token, true);

@@ -5,6 +5,9 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  type Update,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
@@ -77,6 +80,14 @@ export type BeginResult =
 
 type Item = Record<string, AttributeValue>;
 
+/** A conditional update of another item that belongs with a completion (see {@link IdempotencyStore.completeWith}). */
+export type CompanionUpdate = Update;
+
+export interface IdempotencyStoreOptions {
+  /** The table takes TransactWriteItems (DynamoDB does, dynalite does not). Default false. */
+  transactions?: boolean;
+}
+
 /**
  * Idempotency records in DynamoDB, with single-item conditional writes only
  * (no transactions, so it runs on dynalite too). See {@link RecordState}.
@@ -91,11 +102,18 @@ export class IdempotencyStore {
   readonly #db: DynamoSender;
   readonly #table: string;
   readonly #now: () => number;
+  readonly #transactions: boolean;
 
-  constructor(db: DynamoSender, tableName: string, now: () => number = clockNow) {
+  constructor(
+    db: DynamoSender,
+    tableName: string,
+    now: () => number = clockNow,
+    { transactions = false }: IdempotencyStoreOptions = {},
+  ) {
     this.#db = db;
     this.#table = tableName;
     this.#now = now;
+    this.#transactions = transactions;
   }
 
   /**
@@ -205,28 +223,69 @@ export class IdempotencyStore {
    * index. False when the lock was lost (another invocation took over).
    */
   async complete(id: string, token: string, response: StoredResponse): Promise<boolean> {
-    return conditionalWrite(
-      this.#db,
-      new UpdateItemCommand({
-        TableName: this.#table,
-        Key: itemKey(ItemKind.Idempotency, id),
-        UpdateExpression:
-          "SET #state = :completed, #response = :response REMOVE lock_token, lease_expires_at, #gpk, #gsk",
-        ConditionExpression: "#state = :locked AND lock_token = :token",
-        ExpressionAttributeNames: {
-          "#state": "state",
-          "#response": "response",
-          "#gpk": TableKeys.ownerPartition,
-          "#gsk": TableKeys.ownerSort,
-        },
-        ExpressionAttributeValues: {
-          ":completed": { S: RecordState.Completed },
-          ":locked": { S: RecordState.Locked },
-          ":response": { S: JSON.stringify(response) },
-          ":token": { S: token },
-        },
-      }),
-    );
+    return conditionalWrite(this.#db, new UpdateItemCommand(this.#completion(id, token, response)));
+  }
+
+  /**
+   * {@link complete} together with `companion`, a conditional update of
+   * another item that records what the operation did (KYC start: the
+   * customer's new session). With transactions, one TransactWriteItems: both
+   * or neither. Should only the companion's condition fail (a fresher copy is
+   * stored), the record is completed alone, one write more; on a transaction
+   * conflict, both are written one after the other. Without transactions
+   * (dynalite), the companion first, then the completion.
+   *
+   * @returns `completed` (false: the lock was lost, and with transactions the
+   * companion was not written) and whether the companion applied.
+   */
+  async completeWith(
+    id: string,
+    token: string,
+    response: StoredResponse,
+    companion: CompanionUpdate,
+  ): Promise<{ completed: boolean; companionApplied: boolean }> {
+    const completion = this.#completion(id, token, response);
+    if (this.#transactions) {
+      try {
+        await this.#db.send(
+          new TransactWriteItemsCommand({ TransactItems: [{ Update: companion }, { Update: completion }] }),
+        );
+        return { completed: true, companionApplied: true };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [onCompanion, onCompletion] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+        if (onCompletion === "ConditionalCheckFailed") return { completed: false, companionApplied: false };
+        if (onCompanion === "ConditionalCheckFailed") {
+          return { completed: await this.complete(id, token, response), companionApplied: false };
+        }
+        if (onCompanion !== "TransactionConflict" && onCompletion !== "TransactionConflict") throw error;
+        // Another write to one of the items was under way: write them one after the other instead.
+      }
+    }
+    const companionApplied = await conditionalWrite(this.#db, new UpdateItemCommand(companion));
+    return { completed: await conditionalWrite(this.#db, new UpdateItemCommand(completion)), companionApplied };
+  }
+
+  #completion(id: string, token: string, response: StoredResponse): Update {
+    return {
+      TableName: this.#table,
+      Key: itemKey(ItemKind.Idempotency, id),
+      UpdateExpression:
+        "SET #state = :completed, #response = :response REMOVE lock_token, lease_expires_at, #gpk, #gsk",
+      ConditionExpression: "#state = :locked AND lock_token = :token",
+      ExpressionAttributeNames: {
+        "#state": "state",
+        "#response": "response",
+        "#gpk": TableKeys.ownerPartition,
+        "#gsk": TableKeys.ownerSort,
+      },
+      ExpressionAttributeValues: {
+        ":completed": { S: RecordState.Completed },
+        ":locked": { S: RecordState.Locked },
+        ":response": { S: JSON.stringify(response) },
+        ":token": { S: token },
+      },
+    };
   }
 
   /**
