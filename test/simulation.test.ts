@@ -27,6 +27,10 @@ describe("simulation", () => {
     expect(report.retries).toBeGreaterThan(0);
     expect(Object.keys(report.faults).some((kind) => kind.startsWith("align"))).toBe(true);
     expect(Object.keys(report.faults).some((kind) => !kind.startsWith("align"))).toBe(true);
+    // Both tables, and AWS's transaction path among the calls.
+    expect(report.dynamodbRuns).toBeGreaterThan(0);
+    expect(report.dynamodbRuns).toBeLessThan(150);
+    expect(report.transactions).toBeGreaterThan(0);
   }, 120_000);
 
   it("catches a store that keeps failures as final answers (a 5xx replayed), with a shrunk schedule", async () => {
@@ -40,7 +44,7 @@ describe("simulation", () => {
     };
     const report = await simulate({ runs: 100, steps: 8, seed: 7 });
     expect(report.failure?.error).toMatch(/^4\. no 5xx is replayed|^3\./);
-    expect(report.failure?.schedule).toMatch(/^interleaving seed \d+\n1\. /);
+    expect(report.failure?.schedule).toMatch(/^interleaving seed \d+, table (dynalite|dynamodb)\n1\. /);
     expect(formatReport(report)).toContain("replay: npm run simulate -- --seed 7");
   }, 120_000);
 

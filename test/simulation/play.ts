@@ -28,6 +28,8 @@ export interface RunStats {
   faults: Record<string, number>;
   crashes: number;
   retries: number;
+  /** TransactWriteItems calls that ran (only on a DynamoDB-like table). */
+  transactions: number;
 }
 
 /** One answer a caller (or Align) received. */
@@ -116,7 +118,7 @@ interface Call {
 }
 
 export async function play(world: World, run: number, schedule: Schedule): Promise<RunStats> {
-  const stats: RunStats = { operations: 0, faults: {}, crashes: 0, retries: 0 };
+  const stats: RunStats = { operations: 0, faults: {}, crashes: 0, retries: 0, transactions: 0 };
   const plans = new Map<number, Plan>();
   const kindCalls = new Map<string, number>();
   const planner = (op: number, callIndex: number, call: IoCall): Instruction => {
@@ -143,7 +145,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     return instruction;
   };
   const scheduler = new Scheduler(schedule.interleaving, planner);
-  const runtime: Runtime = await world.beginRun(run, scheduler);
+  const runtime: Runtime = await world.beginRun(run, scheduler, schedule.table);
   const answers: Answer[] = [];
   let clock = 0;
   let epoch = 0;
@@ -370,6 +372,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     throw error;
   }
   await world.endRun();
+  stats.transactions = scheduler.trace.filter((line) => line.includes("TransactWriteItemsCommand")).length;
   return stats;
 }
 

@@ -24,6 +24,9 @@ export interface SimulationReport {
   operations: number;
   retries: number;
   crashes: number;
+  /** Schedules played on a DynamoDB-like table, and the transactions they ran. */
+  dynamodbRuns: number;
+  transactions: number;
   faults: Record<string, number>;
   wallMs: number;
   /** Set when an invariant failed: the shrunk schedule, readable, and the violation. */
@@ -43,13 +46,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     operations: 0,
     retries: 0,
     crashes: 0,
+    dynamodbRuns: 0,
+    transactions: 0,
     faults: {},
   } as SimulationReport;
   let run = 0;
   let shrinking = false;
   let lastProgress = started;
-  const add = (stats: RunStats) => {
+  const add = (stats: RunStats, schedule: Schedule) => {
     report.operations += stats.operations;
+    report.transactions += stats.transactions;
+    if (schedule.table === "dynamodb") report.dynamodbRuns += 1;
     report.retries += stats.retries;
     report.crashes += stats.crashes;
     for (const [kind, count] of Object.entries(stats.faults)) report.faults[kind] = (report.faults[kind] ?? 0) + count;
@@ -62,7 +69,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           const stats = await play(world, run, schedule);
           if (!shrinking) {
             report.runs += 1;
-            add(stats);
+            add(stats, schedule);
           }
         } catch (error) {
           shrinking = true;
@@ -103,6 +110,7 @@ export function formatReport(report: SimulationReport): string {
   const lines = [
     `seed ${report.seed}: ${report.runs} schedules, ${report.operations} operations (${report.retries} convergence retries), ` +
       `${report.crashes} crashes, in ${(report.wallMs / 1000).toFixed(1)} s`,
+    `tables: ${report.runs - report.dynamodbRuns} dynalite, ${report.dynamodbRuns} DynamoDB-like (${report.transactions} transactions)`,
     `faults injected: ${faults || "none"}`,
   ];
   if (report.failure) {

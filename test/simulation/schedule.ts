@@ -28,9 +28,20 @@ export type Op =
 
 export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
 
+/**
+ * The table the run plays against: dynalite as it is, or with what DynamoDB
+ * does and dynalite does not supplied (TransactWriteItems, the old item on a
+ * failed conditional write; test/support/like-dynamodb.ts), so the paths only
+ * AWS takes meet the same faults, crashes and races. A supplied transaction
+ * is one gated call, so no other operation runs inside it: isolated, as on
+ * DynamoDB.
+ */
+export type TableKind = "dynalite" | "dynamodb";
+
 export interface Schedule {
   /** Seeds the interleaving of each wave's operations. */
   interleaving: number;
+  table: TableKind;
   waves: Wave[];
 }
 
@@ -118,7 +129,11 @@ export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
     },
     { weight: 1, arbitrary: advance },
   );
-  return fc.record({ interleaving: fc.nat(), waves: fc.array(wave, { minLength: 1, maxLength: steps }) });
+  return fc.record({
+    interleaving: fc.nat(),
+    table: fc.constantFrom<TableKind>("dynalite", "dynamodb"),
+    waves: fc.array(wave, { minLength: 1, maxLength: steps }),
+  });
 }
 
 function describePlan(plan: Plan): string {
@@ -147,7 +162,7 @@ export function describeOp(op: Op): string {
 
 /** The schedule as numbered, readable steps (printed with a failing seed). */
 export function describeSchedule(schedule: Schedule): string {
-  const lines = [`interleaving seed ${schedule.interleaving}`];
+  const lines = [`interleaving seed ${schedule.interleaving}, table ${schedule.table}`];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
     else lines.push(`${index + 1}. concurrently: ${wave.ops.map(describeOp).join(" | ")}`);

@@ -9,6 +9,8 @@ import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sa
 import { createRuntime, Logger, loadConfig, type Runtime, setClock, setRuntime } from "@align-onboarding/core";
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { likeDynamoDb } from "../support/like-dynamodb.js";
+import type { TableKind } from "./schedule.js";
 import type { Instruction, Scheduler } from "./scheduler.js";
 
 export const SIM_KEY = "simulation-key";
@@ -22,7 +24,7 @@ export interface World {
   now(): number;
   advance(ms: number): void;
   /** A fresh table, an emptied emulator and a runtime whose I/O goes through `scheduler`. */
-  beginRun(run: number, scheduler: Scheduler): Promise<Runtime>;
+  beginRun(run: number, scheduler: Scheduler, table: TableKind): Promise<Runtime>;
   endRun(): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,7 +69,7 @@ export async function startWorld(): Promise<World> {
     advance: (ms) => {
       offset += ms;
     },
-    async beginRun(run, scheduler) {
+    async beginRun(run, scheduler, table) {
       sandbox.reset();
       sandbox.clearFaults();
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
@@ -84,6 +86,7 @@ export async function startWorld(): Promise<World> {
           DYNAMODB_ENDPOINT: dynamo.endpoint,
           KYC_REFRESH_AFTER_SECONDS: "30",
           LOG_LEVEL: "error",
+          DYNAMODB_TRANSACTIONS: table === "dynamodb" ? "true" : "false",
         },
         {},
       );
@@ -140,6 +143,8 @@ export async function startWorld(): Promise<World> {
         },
         { step: "initialize", name: "simulationGate" },
       );
+      // Inside the gate (lower priority): a fault or crash at the gate hits the supplied call as a whole.
+      if (table === "dynamodb") likeDynamoDb(runtime.dynamo, dynamo.client);
       setRuntime(runtime);
       current = { tableName, runtime };
       return runtime;
