@@ -7,9 +7,16 @@
 import { createHmac } from "node:crypto";
 import { CustomerStore } from "@align-onboarding/core";
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  CorruptRecordError,
   CustomerOwnedElsewhereError,
   InvalidCursorError,
   kycRank,
@@ -116,9 +123,45 @@ describe("CustomerStore.create", () => {
     await expect(
       store.create("mallory", { customer: customer("approved"), asOf: S + 60_000 }, "idem-3", S + 60_000),
     ).rejects.toBeInstanceOf(CustomerOwnedElsewhereError);
+    const refusal = await store
+      .create("mallory", { customer: customer(), asOf: S }, "idem-3", S)
+      .catch((error: unknown) => error);
+    expect(refusal).toMatchObject({
+      name: "CustomerOwnedElsewhereError",
+      message: "Customer is recorded for another owner",
+    });
+    expect((refusal as Error).cause).toBeInstanceOf(ConditionalCheckFailedException);
     const item = await itemOf();
     expect(item?.owner?.S).toBe("alice");
     expect(item?.synced_at?.N).toBe(String(S));
+  });
+
+  it("a record gone between the refused put and the read back is not taken either", async () => {
+    await store.create("alice", { customer: customer(), asOf: S }, "idem-1", S);
+    const removeAfterRefusal = "removeAfterRefusal";
+    dynamo.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          if (context.commandName === "PutItemCommand" && error instanceof ConditionalCheckFailedException) {
+            await dynamo.client.send(
+              new DeleteItemCommand({ TableName: TABLE, Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } } }),
+            );
+          }
+          throw error;
+        }
+      },
+      { step: "initialize", name: removeAfterRefusal },
+    );
+    try {
+      await expect(store.create("alice", { customer: customer(), asOf: S }, "idem-1", S)).rejects.toBeInstanceOf(
+        CustomerOwnedElsewhereError,
+      );
+    } finally {
+      dynamo.client.middlewareStack.remove(removeAfterRefusal);
+    }
+    expect(await itemOf()).toBeUndefined();
   });
 
   it("a lost get is no customer", async () => {
@@ -182,6 +225,14 @@ describe("CustomerStore.observe: the as-of rule, each bound from both sides", ()
     expect(await store.observe(id, { ...event, asOf: S - 60_000, source: "delivery-3" })).toBe("stale");
     expect(await store.observe(id, { customer: customer("approved"), asOf: S + 2_000 })).toBe("applied");
     expect((await itemOf())?.last_source?.S).toBe("delivery-2");
+  });
+
+  it("a refused delivery on a record that never had one is stale, not a duplicate", async () => {
+    await seed("approved");
+    expect(await store.observe(id, { customer: customer("pending"), asOf: S - 60_000, source: "delivery-1" })).toBe(
+      "stale",
+    );
+    expect((await itemOf())?.last_source).toBeUndefined();
   });
 
   it("records the link instant only when given, and answers unknown for no record", async () => {
@@ -253,13 +304,14 @@ describe("projectCustomer: every field bounded", () => {
       email: undefined,
       kycs: { status: 5, sub_status: null, kyc_flow_link: null, status_breakdown: null },
     } as never);
-    expect(projected).toEqual({
+    expect(projected).toStrictEqual({
       customer_id: "",
       email: "",
       kycs: { status: "pending", sub_status: null, kyc_flow_link: null, status_breakdown: null },
     });
     const bare = projectCustomer({ customer_id: "x", email: "y", kycs: { status: "pending" } } as never);
-    expect(bare).toEqual({ customer_id: "x", email: "y", kycs: { status: "pending" } });
+    // Absent, not present as undefined.
+    expect(bare).toStrictEqual({ customer_id: "x", email: "y", kycs: { status: "pending" } });
     const lines = projectCustomer({
       customer_id: "x",
       email: "y",
@@ -310,18 +362,102 @@ describe("list cursors", () => {
   it("refuses, each alone: another owner's cursor, a bad MAC, extra parts, and malformed signed payloads", async () => {
     await fill(1);
     const good = [`CUSTOMER#${id}`, "CUSTOMER", `OWNER#${owner()}`, `2026-01-01T00:00:00.000Z#${id}`];
-    const refuse = (cursor: string, as = owner()) =>
-      expect(store.listByOwner(as, 2, cursor)).rejects.toBeInstanceOf(InvalidCursorError);
+    const refuse = async (cursor: string, as = owner()) => {
+      const error = await store.listByOwner(as, 2, cursor).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InvalidCursorError);
+      expect(error).toMatchObject({ name: "InvalidCursorError", message: "Invalid cursor" });
+      return error as Error;
+    };
     await expect(store.listByOwner(owner(), 2, sign(good))).resolves.toBeDefined();
     await refuse(sign(good), "someone-else");
     await refuse(`${sign(good)}.extra`);
     await refuse(`${sign(good).split(".")[0]}.${Buffer.alloc(16).toString("base64url")}`);
     await refuse(`${sign(good).split(".")[0]}.${Buffer.alloc(15).toString("base64url")}`);
-    await refuse(sign("not json"));
+    await refuse(sign(good).replace(".", ""));
+    await refuse(`.${sign(good).split(".")[1]}`);
+    await refuse(`${sign(good).split(".")[0]}.`);
+    // A signed payload that is not JSON: refused as a cursor (400), with the parse error as its cause.
+    expect((await refuse(sign("not json"))).cause).toBeInstanceOf(SyntaxError);
     await refuse(sign({ 0: "a" }));
     await refuse(sign(good.slice(0, 3)));
     await refuse(sign([...good, "x"]));
     await refuse(sign([good[0], "", good[2], good[3]]));
     await refuse(sign([good[0], 5, good[2], good[3]]));
+    await refuse(sign([good[0], ["CUSTOMER"], good[2], good[3]]));
+  });
+});
+
+describe("what the store refuses to serve or follow", () => {
+  const put = (item: Record<string, { S: string } | { N: string }>) =>
+    dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+
+  for (const attribute of ["customer_id", "owner", "data", "synced_at", "as_of", "created_at"]) {
+    it(`a stored customer without ${attribute} is a CorruptRecordError naming it, never blanks`, async () => {
+      await store.create("alice", { customer: customer("pending"), asOf: S }, "idem-1", S);
+      await dynamo.client.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
+          UpdateExpression: "REMOVE #attribute",
+          ExpressionAttributeNames: { "#attribute": attribute },
+        }),
+      );
+      const error = await store.get(id).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      expect(error).toMatchObject({ name: "CorruptRecordError", message: `Customer item without ${attribute}` });
+    });
+  }
+
+  it("an attribute of the wrong type counts as missing", async () => {
+    await store.create("alice", { customer: customer(), asOf: S }, "idem-1", S);
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
+        UpdateExpression: "SET synced_at = :text",
+        ExpressionAttributeValues: { ":text": { S: "yesterday" } },
+      }),
+    );
+    await expect(store.get(id)).rejects.toBeInstanceOf(CorruptRecordError);
+  });
+
+  it("findCreatedBy follows the index only to a table record of the same owner and creator", async () => {
+    const owner = `finder-${n}`;
+    const otherId = (k: number) => `c0ffee00-0000-4000-9000-${String(n * 10 + k).padStart(12, "0")}`;
+    // Index entries (items of another kind in the owner's partition) naming records that do not qualify.
+    const ghost = (k: number, customerId: string) =>
+      put({
+        pk: { S: `GHOST#${customerId}` },
+        sk: { S: "GHOST" },
+        gsi1pk: { S: `OWNER#${owner}` },
+        gsi1sk: { S: `2026-01-0${k}T00:00:00.000Z#${customerId}` },
+        customer_id: { S: customerId },
+        created_by: { S: "idem-x" },
+      });
+    const record = async (customerId: string, recordOwner: string, createdBy: string) => {
+      id = customerId;
+      await store.create(recordOwner, { customer: customer(), asOf: S }, createdBy, S);
+    };
+    await record(otherId(1), "someone-else", "idem-x"); // another owner, the same creator
+    await record(otherId(2), owner, "idem-y"); // the same owner, another creator
+    await ghost(9, otherId(1));
+    await ghost(8, otherId(2));
+    await ghost(7, otherId(3)); // no record at all
+    expect(await store.findCreatedBy(owner, "idem-x")).toBeUndefined();
+    // Found past them (the index is read newest first).
+    await record(otherId(4), owner, "idem-x");
+    expect((await store.findCreatedBy(owner, "idem-x"))?.customerId).toBe(otherId(4));
+  });
+
+  it("findCreatedBy refuses an index entry without a customer id", async () => {
+    const owner = `finder-${n}`;
+    await put({
+      pk: { S: `GHOST#${n}` },
+      sk: { S: "GHOST" },
+      gsi1pk: { S: `OWNER#${owner}` },
+      gsi1sk: { S: `2026-01-01T00:00:00.000Z#${n}` },
+      created_by: { S: "idem-x" },
+    });
+    await expect(store.findCreatedBy(owner, "idem-x")).rejects.toBeInstanceOf(CorruptRecordError);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { getRuntime, resetRuntime, setClock } from "@align-onboarding/core";
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
@@ -18,6 +19,8 @@ let proxy: Server;
 /** Every request that reached Align through the proxy: method, path (with query) and body. */
 const sent: { method: string; path: string; body: string }[] = [];
 let clock: number | undefined;
+/** Runs inside the proxy before a request is passed on to Align (e.g. to land a webhook meanwhile). */
+let beforeAlign: ((method: string, path: string) => Promise<void>) | undefined;
 
 const sandbox = () => {
   const s = t.stack.sandbox;
@@ -43,6 +46,7 @@ beforeAll(async () => {
     req.on("end", async () => {
       const body = Buffer.concat(chunks).toString("utf8");
       sent.push({ method: req.method ?? "", path: req.url ?? "", body });
+      await beforeAlign?.(req.method ?? "", req.url ?? "");
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (typeof value === "string" && !["host", "content-length", "connection"].includes(name))
@@ -80,6 +84,7 @@ afterAll(async () => {
 beforeEach(() => {
   sandbox().clearFaults();
   clock = undefined;
+  beforeAlign = undefined;
 });
 
 /** A create whose answer is lost after Align committed it: the record is open, the customer an orphan at Align. */
@@ -311,10 +316,14 @@ describe("GET /customers/{id}: the refresh bound, from both sides", () => {
     const reads = () => alignCalls(AlignRoute.GetCustomer).length;
     const before = reads();
     clock = synced + 30_000 - 1;
-    expect((await t.api("GET", `/customers/${id}`)).status).toBe(200);
+    const stored = await t.api("GET", `/customers/${id}`);
+    expect(stored.status).toBe(200);
+    expect(stored.json).not.toHaveProperty("stale");
     expect(reads()).toBe(before);
     clock = synced + 30_000;
-    expect((await t.api("GET", `/customers/${id}`)).status).toBe(200);
+    const refreshed = await t.api("GET", `/customers/${id}`);
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.json).not.toHaveProperty("stale");
     expect(reads()).toBe(before + 1);
   });
 });
@@ -417,6 +426,7 @@ describe("what each path logs, counts and sends", () => {
     const before = total("CustomersCreated");
     const created = await t.api("POST", "/customers", { body: individual("Lower.Me@Example.com") });
     expect(created.status).toBe(201);
+    expect(created.json).not.toHaveProperty("stale"); // only a copy served while Align is unreachable says so
     const sentCreate = sent.filter((entry) => entry.method === "POST" && entry.path === "/v0/customers").at(-1);
     expect(JSON.parse(sentCreate?.body ?? "{}").email).toBe("lower.me@example.com");
     expect(total("CustomersCreated") - before).toBe(1);
@@ -502,6 +512,7 @@ describe("what each path logs, counts and sends", () => {
     const early = await t.api("POST", `/sandbox/customers/${id}/simulate`, { body: { action: "kyc.status.approve" } });
     expect(early.status).toBe(409);
     expect(early.json.code).toBe("kyc_not_started");
+    expect(early.json.detail).toBe("Start KYC (POST /customers/{id}/kyc-sessions) first");
     expect(alignCalls(AlignRoute.SimulateCustomer).length).toBe(simulations);
     await t.api("POST", `/customers/${id}/kyc-sessions`);
     const before = total("KycSimulations");
@@ -643,5 +654,204 @@ describe("a lost create meets Align's 409 again", () => {
         .state()
         .customers.filter((customer) => customer.email === body.email),
     ).toHaveLength(1);
+  });
+});
+
+const recordersByClient = new WeakMap<object, string[]>();
+/** The DynamoDB commands the current runtime sends from now on (by command name). */
+function dynamoCommands() {
+  const client = getRuntime().dynamo;
+  let log = recordersByClient.get(client);
+  if (!log) {
+    const commands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? "");
+        return next(args);
+      },
+      { step: "initialize", name: "recordCommands" },
+    );
+    recordersByClient.set(client, commands);
+    log = commands;
+  }
+  const from = log.length;
+  const commands = log;
+  return () => commands.slice(from);
+}
+/** A signed `customer.kycs.updated` delivery, through the API. */
+async function deliverKycEvent(customer: Record<string, unknown>, createdAt: number) {
+  const body = JSON.stringify({
+    event_type: "customer.kycs.updated",
+    entity_id: customer.customer_id,
+    entity_type: "customer",
+    created_at: new Date(createdAt).toISOString(),
+    entity_object: customer,
+  });
+  const response = await fetch(`${t.stack.apiUrl}/webhooks/align`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hmac-signature": signPayload(body, "sandbox-key") },
+    body,
+  });
+  expect(response.status).toBe(200);
+}
+
+describe("create: which path runs", () => {
+  it("a first attempt asks Align straight away: no owner-index query for an earlier attempt's customer", async () => {
+    const commands = dynamoCommands();
+    const created = await t.api("POST", "/customers", { body: individual("first-attempt@example.com") });
+    expect(created.status).toBe(201);
+    expect(commands()).not.toContain("QueryCommand");
+  });
+
+  it("a 409 whose lower-case lookup finds the customer does not look up the caller's spelling too", async () => {
+    const mixed = "Found.First@Example.com";
+    const other = t.stack.token("user-b");
+    expect((await t.api("POST", "/customers", { body: individual(mixed), token: other })).status).toBe(201);
+    const lookups = alignCalls(AlignRoute.ListCustomers).length;
+    const answer = await t.api("POST", "/customers", { body: individual(mixed) });
+    expect(answer.status).toBe(409);
+    expect(answer.json.customer_id).toBeUndefined();
+    expect(alignCalls(AlignRoute.ListCustomers).length - lookups).toBe(1);
+  });
+
+  it("names are compared case-folded to lower case: an orphan named Strasse is not the request's Straße", async () => {
+    const body = { ...individual("strasse@example.com"), last_name: "Straße" };
+    await loseCreate("claim-strasse", body);
+    const candidate = {
+      customer_id: candidateId(8),
+      email: body.email,
+      type: "individual",
+      first_name: "Ada",
+      last_name: "STRASSE",
+      kycs: null,
+    };
+    const refused = await retryFinding("claim-strasse", body, candidate);
+    expect(refused.status).toBe(409);
+    expect(await customerItem(candidate.customer_id)).toBeUndefined();
+  });
+});
+
+describe("KYC start after an attempt with an unknown outcome", () => {
+  it("opens the first session when Align shows none yet (the lost attempt never reached it)", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("kyc-lost-early@example.com") });
+    const id = created.json.customer_id as string;
+    sandbox().addFault({ route: AlignRoute.CreateKycSession, action: { type: "drop", when: "before_commit" } });
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost-early" })).status).toBe(502);
+    const sessions = alignCalls(AlignRoute.CreateKycSession).length;
+    const retried = await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-lost-early" });
+    expect(retried.status).toBe(201);
+    expect((retried.json.kycs as Line).status).toBe("pending");
+    expect(alignCalls(AlignRoute.CreateKycSession).length).toBe(sessions + 1);
+  });
+
+  it("a link Align shows that we recorded over an hour ago is not taken for the lost attempt's: a new session", async () => {
+    const t0 = Date.now();
+    clock = t0;
+    const created = await t.api("POST", "/customers", { body: individual("kyc-lost-old-link@example.com") });
+    const id = created.json.customer_id as string;
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`)).status).toBe(201);
+    clock = t0 + 2 * 3_600_000;
+    sandbox().addFault({ route: AlignRoute.CreateKycSession, action: { type: "drop", when: "before_commit" } });
+    expect((await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-old-link" })).status).toBe(502);
+    const sessions = alignCalls(AlignRoute.CreateKycSession).length;
+    const retried = await t.api("POST", `/customers/${id}/kyc-sessions`, { key: "kyc-old-link" });
+    expect(retried.status).toBe(201);
+    expect(alignCalls(AlignRoute.CreateKycSession).length).toBe(sessions + 1);
+  });
+
+  it("a fresher observation stored while Align opened the session is kept, and the start logged kept_newer_copy", async () => {
+    clock = Date.now();
+    const created = await t.api("POST", "/customers", { body: individual("kyc-kept-newer@example.com") });
+    const id = created.json.customer_id as string;
+    beforeAlign = async (method, path) => {
+      if (method !== "POST" || !path.includes(`/customers/${id}/kyc`)) return;
+      beforeAlign = undefined;
+      // Align's webhook for the same instant says approved: more progress than the session's pending.
+      await deliverKycEvent({ ...created.json, kycs: { status: "approved" } }, clock ?? Date.now());
+    };
+    const started = await t.api("POST", `/customers/${id}/kyc-sessions`);
+    expect(started.status).toBe(201);
+    expect(requestLine("kyc_session_started", id)?.kept_newer_copy).toBe(true);
+    expect(JSON.parse(String((await customerItem(id))?.data)).kycs.status).toBe("approved");
+  });
+});
+
+describe("GET /customers/{id}: what a refresh serves", () => {
+  it("waits for Align at most the configured timeout (1 s here, under the 3 s cap), then serves the stored copy", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("refresh-slow@example.com") });
+    const id = created.json.customer_id as string;
+    clock = Date.now() + 60_000;
+    sandbox().addFault({ route: AlignRoute.GetCustomer, action: { type: "delay", ms: 2_000 } });
+    const read = await t.api("GET", `/customers/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.json.stale).toBe(true); // a 3 s wait would have had Align's answer (2 s)
+  });
+
+  it("an Align answer older than the stored copy is refused, and the stored copy is served", async () => {
+    const t0 = Date.now();
+    clock = t0;
+    const created = await t.api("POST", "/customers", { body: individual("refresh-older@example.com") });
+    const id = created.json.customer_id as string;
+    // A webhook dated 5 s past the coming refresh said rejected (stored, its sync instant left as it was).
+    await t.stack.dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: t.stack.tableName,
+        Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
+        UpdateExpression: "SET #data = :data, kyc_rank = :rank, as_of = :as_of",
+        ExpressionAttributeNames: { "#data": "data" },
+        ExpressionAttributeValues: {
+          ":data": { S: JSON.stringify({ ...created.json, kycs: { status: "rejected" } }) },
+          ":rank": { N: "2" },
+          ":as_of": { N: String(t0 + 65_000) },
+        },
+      }),
+    );
+    clock = t0 + 60_000;
+    const reads = alignCalls(AlignRoute.GetCustomer).length;
+    const read = await t.api("GET", `/customers/${id}`);
+    expect(alignCalls(AlignRoute.GetCustomer).length).toBe(reads + 1); // Align was asked (it says no KYC yet)
+    expect(read.status).toBe(200);
+    expect((read.json.kycs as Line).status).toBe("rejected");
+    expect(read.json).not.toHaveProperty("stale");
+  });
+
+  it("an applied refresh serves Align's answer without reading the record back", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("refresh-applied@example.com") });
+    const id = created.json.customer_id as string;
+    clock = Date.now() + 60_000;
+    const commands = dynamoCommands();
+    const read = await t.api("GET", `/customers/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.json.customer_id).toBe(id);
+    expect(commands()).toEqual(["GetItemCommand", "UpdateItemCommand"]);
+  });
+
+  it("a corrupted record is a 500 naming the error, never a customer with blanks", async () => {
+    const created = await t.api("POST", "/customers", { body: individual("corrupt@example.com") });
+    const id = created.json.customer_id as string;
+    await t.stack.dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: t.stack.tableName,
+        Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
+        UpdateExpression: "REMOVE #owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+      }),
+    );
+    const read = await t.api("GET", `/customers/${id}`);
+    expect(read.status).toBe(500);
+    expect(read.text).not.toContain("corrupt@example.com");
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ level: "error", message: "request failed", error: "CorruptRecordError" }),
+    );
+  });
+});
+
+describe("GET /customers: a table failure is not the caller's cursor", () => {
+  it("a throttled query is a 503 to retry, not a 400 invalid cursor", async () => {
+    await t.api("POST", "/customers", { body: individual("list-throttled@example.com") });
+    dynamoFaults().add({ command: "QueryCommand", kind: "throttle" });
+    const answer = await t.api("GET", "/customers?limit=1");
+    expect(answer.status).toBe(503);
+    expect((await t.api("GET", "/customers?limit=1")).status).toBe(200);
   });
 });

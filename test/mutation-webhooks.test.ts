@@ -6,7 +6,7 @@
  */
 import { signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
-import { MAX_WEBHOOK_BYTES } from "@align-onboarding/core";
+import { MAX_WEBHOOK_BYTES, resetRuntime } from "@align-onboarding/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
@@ -173,5 +173,28 @@ describe("webhook deliveries", () => {
     expect(answer.json.code).toBe("invalid_webhook_payload");
     expect(Array.isArray(answer.json.errors)).toBe(true);
     expect(rejected).toBe(1);
+  });
+
+  it("a webhook secret setting that names no secret is a 500 naming the variable, not a 401 for every delivery", async () => {
+    const c = await newCustomer("no-secret@example.com");
+    const body = event(c.customer_id, new Date().toISOString(), { ...c, kycs: { status: "approved" } });
+    process.env.ALIGN_WEBHOOK_SECRET = " , ";
+    resetRuntime();
+    try {
+      const answer = await deliver(body);
+      expect(answer.status).toBe(500);
+      expect(lines()).toContainEqual(
+        expect.objectContaining({
+          level: "error",
+          message: "request failed",
+          error: "ConfigError",
+          detail: "Invalid configuration: ALIGN_WEBHOOK_SECRET or ALIGN_API_KEY: required by this function",
+        }),
+      );
+    } finally {
+      delete process.env.ALIGN_WEBHOOK_SECRET;
+      resetRuntime();
+    }
+    expect((await deliver(body)).json.outcome).toBe("processed");
   });
 });

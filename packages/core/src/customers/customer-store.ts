@@ -63,6 +63,11 @@ export class InvalidCursorError extends Error {
   override name = "InvalidCursorError";
 }
 
+/** Raised for a stored item that lacks an attribute every write sets: it is never served with blanks. */
+export class CorruptRecordError extends Error {
+  override name = "CorruptRecordError";
+}
+
 /**
  * Observations closer than this are ordered by KYC progress, not by their
  * instants: our own instants are when we *asked* (Align answered somewhat
@@ -130,16 +135,23 @@ export function projectCustomer(customer: Customer): Customer {
   } as Customer;
 }
 
+/** An attribute every customer write sets (the names only, never values, in the error). */
+function required(item: Item, name: string, type: "S" | "N"): string {
+  const value = (item[name] as Partial<Record<"S" | "N", string>> | undefined)?.[type];
+  if (value === undefined) throw new CorruptRecordError(`Customer item without ${name}`);
+  return value;
+}
+
 function decode(item: Item): CustomerRecord {
   return {
-    customerId: item.customer_id?.S ?? "",
-    owner: item.owner?.S ?? "",
-    customer: JSON.parse(item.data?.S ?? "{}") as Customer,
-    syncedAt: Number(item.synced_at?.N ?? 0),
-    asOf: Number(item.as_of?.N ?? 0),
+    customerId: required(item, "customer_id", "S"),
+    owner: required(item, "owner", "S"),
+    customer: JSON.parse(required(item, "data", "S")) as Customer,
+    syncedAt: Number(required(item, "synced_at", "N")),
+    asOf: Number(required(item, "as_of", "N")),
     createdBy: item.created_by?.S,
     kycLinkAt: item.kyc_link_at?.N === undefined ? undefined : Number(item.kyc_link_at.N),
-    createdAt: item.created_at?.S ?? "",
+    createdAt: required(item, "created_at", "S"),
   };
 }
 
@@ -315,7 +327,7 @@ export class CustomerStore {
     // The index only points: the table, read consistently, decides (an index can hold what the table
     // does not, e.g. dynalite after a kill between its two writes).
     for await (const item of items) {
-      const record = await this.get(item.customer_id?.S ?? "");
+      const record = await this.get(required(item, "customer_id", "S"));
       if (record?.owner === owner && record.createdBy === createdBy) return record;
     }
     return undefined;
@@ -353,16 +365,18 @@ export class CustomerStore {
 
   /** `<payload>.<mac>`, base64url: the last key read, signed so a forged cursor never reaches DynamoDB. */
   #encodeCursor(key: Item): string {
-    const values = CURSOR_FIELDS.map((name) => key[name]?.S ?? "");
+    const values = CURSOR_FIELDS.map((name) => required(key, name, "S"));
     const payload = Buffer.from(JSON.stringify(values)).toString("base64url");
     return `${payload}.${this.#mac(payload).toString("base64url")}`;
   }
 
   #decodeCursor(owner: string, cursor: string): Item {
-    const [payload = "", mac = "", ...rest] = cursor.split(".");
+    const parts = cursor.split(".");
+    if (parts.length !== 2) throw new InvalidCursorError("Invalid cursor");
+    const [payload, mac] = parts as [string, string];
     const expected = this.#mac(payload);
     const given = Buffer.from(mac, "base64url");
-    if (rest.length > 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new InvalidCursorError("Invalid cursor");
     }
     let values: unknown;

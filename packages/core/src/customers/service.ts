@@ -29,7 +29,7 @@ import {
 } from "./customer-store.js";
 
 /** KYC statuses after which nothing changes without a new session (`rejected` stays open to resubmission). */
-const FINAL_KYC_STATUSES = new Set(["approved"]);
+const FINAL_KYC_STATUSES: ReadonlySet<string | undefined> = new Set(["approved"]);
 
 /** The customer as our API shows it: the stored projection, plus `stale` when Align could not be reached. */
 function publicCustomer(record: CustomerRecord, stale = false): Customer & { stale?: true } {
@@ -317,9 +317,8 @@ export async function simulate(
 export async function getCustomer(invocation: Invocation, caller: Caller, customerId: string): Promise<ApiResult> {
   const { runtime, request, log } = invocation;
   const record = await ownedCustomer(invocation, caller, customerId);
-  const status = record.customer.kycs?.status;
   const due = now() - record.syncedAt >= runtime.config.kycRefreshAfterMs;
-  if (!due || (status !== undefined && FINAL_KYC_STATUSES.has(status))) {
+  if (!due || FINAL_KYC_STATUSES.has(record.customer.kycs?.status)) {
     return jsonResult(request.requestId, 200, publicCustomer(record));
   }
   try {
