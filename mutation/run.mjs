@@ -6,17 +6,21 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { groups } from "./groups.mjs";
 
-// Arguments starting with "--" go to Stryker (e.g. `--disableBail`, to learn every test that kills a mutant).
+// Arguments starting with "--" go to Stryker (e.g. `--disableBail`, to learn every test that kills a mutant),
+// except `--report`: no run, only mutation/report.md again from the groups' last JSON reports (after an
+// edit of mutation/equivalent.json).
 const args = process.argv.slice(2);
-const strykerArgs = args.filter((arg) => arg.startsWith("--"));
+const reportOnly = args.includes("--report");
+const strykerArgs = args.filter((arg) => arg.startsWith("--") && arg !== "--report");
 const named = args.filter((arg) => !arg.startsWith("--"));
-const names = named.length > 0 ? named : Object.keys(groups);
+const names = reportOnly ? [] : named.length > 0 ? named : Object.keys(groups);
 for (const name of names) {
   if (!groups[name]) {
     console.error(`unknown group ${name}; one of ${Object.keys(groups).join(", ")}`);
     process.exit(2);
   }
 }
+const git = (gitArgs) => spawnSync("git", gitArgs, { encoding: "utf8" }).stdout.trim();
 const started = Date.now();
 const timings = {};
 for (const name of names) {
@@ -31,7 +35,14 @@ for (const name of names) {
   // Kept next to the group's JSON report, so report.md states every group's run time and date.
   writeFileSync(
     `mutation/reports/${name}.run.json`,
-    JSON.stringify({ seconds: timings[name], finished: new Date().toISOString(), args: strykerArgs }),
+    JSON.stringify({
+      seconds: timings[name],
+      finished: new Date().toISOString(),
+      args: strykerArgs,
+      // The code the mutants were made from: a report is only worth something for committed code.
+      commit: git(["rev-parse", "--short", "HEAD"]),
+      uncommitted: git(["status", "--porcelain", "--", ...groups[name].mutate]) !== "",
+    }),
   );
 }
 
@@ -98,7 +109,8 @@ const lines = [
     .map((name) => {
       const run = JSON.parse(readFileSync(`mutation/reports/${name}.run.json`, "utf8"));
       const extra = run.args?.length ? ` (${run.args.join(" ")})` : "";
-      return `- ${name}: ${run.seconds} s, finished ${run.finished}${extra}`;
+      const code = run.commit ? `, commit ${run.commit}${run.uncommitted ? " WITH UNCOMMITTED CHANGES" : ""}` : "";
+      return `- ${name}: ${run.seconds} s, finished ${run.finished}${code}${extra}`;
     }),
   "",
   survivors.length > 0 ? "## Surviving mutants\n" : "No surviving mutants outside the equivalents.",
