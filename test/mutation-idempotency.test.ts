@@ -6,6 +6,7 @@
  */
 
 import {
+  IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_TTL_SECONDS,
   IdempotencyStore,
   Logger,
@@ -705,5 +706,29 @@ describe("Idempotency-Key header", () => {
     expect(read(" ~!")).toBe("~!");
     expect(read(`"${"k".repeat(255)}"`)).toBe("k".repeat(255));
     expect(read(`"${"k".repeat(256)}"`)).toMatch(/^!idempotency_key_invalid/);
+  });
+
+  it("the OpenAPI pattern (IDEMPOTENCY_KEY_PATTERN) accepts exactly the keys requireIdempotencyKey accepts", () => {
+    const pattern = new RegExp(IDEMPOTENCY_KEY_PATTERN);
+    const keys = [
+      "abc",
+      '"abc"',
+      "k".repeat(255),
+      "k".repeat(256),
+      `"${"k".repeat(255)}"`,
+      `"${"k".repeat(256)}"`,
+      "clé",
+      '"clé"',
+      '"a"b"',
+      '"a\\b"',
+      'a"b',
+      '"abc',
+      '"',
+      '""',
+      "a\u0001b",
+    ];
+    const accepted = keys.filter((k) => !read(k).startsWith("!"));
+    expect(accepted).toEqual(["abc", '"abc"', "k".repeat(255), `"${"k".repeat(255)}"`, 'a"b', '"abc', '"']);
+    expect(keys.filter((k) => pattern.test(k))).toEqual(accepted);
   });
 });
