@@ -16,9 +16,11 @@ import {
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
 import {
   DeleteItemCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  TransactionCanceledException,
+  type Update,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -26,6 +28,7 @@ import { Disposition } from "../packages/core/src/http/problem.js";
 import { canonicalJson, requestFingerprint, scopeId } from "../packages/core/src/idempotency/fingerprint.js";
 import { type IdempotentCall, runIdempotent } from "../packages/core/src/idempotency/run.js";
 import { installDynamoFaults } from "./support/dynamo-faults.js";
+import { likeDynamoDb } from "./support/like-dynamodb.js";
 
 const TABLE = "mutation-idempotency";
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -659,6 +662,206 @@ describe("runIdempotent", () => {
     const item = await itemOf();
     expect(item?.state?.S).toBe("locked");
     expect(item?.response).toBeUndefined();
+  });
+});
+
+// --- completeWith: the completion together with a companion update (KYC start) ----------------------
+
+const customerKey = (recordId = id) => ({ pk: { S: `CUSTOMER#${recordId}` }, sk: { S: "CUSTOMER" } });
+const customerOf = async (recordId = id) =>
+  (await dynamo.client.send(new GetItemCommand({ TableName: TABLE, Key: customerKey(recordId), ConsistentRead: true })))
+    .Item;
+/** A customer at version 1 with session `session-1`. */
+const putCustomer = () =>
+  dynamo.client.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: { ...customerKey(), version: { N: "1" }, kyc_session: { S: "session-1" } },
+    }),
+  );
+/** Moves the customer to `session-2` if it is still at `expectedVersion` (it is at 1). */
+const companionUpdate = (expectedVersion = 1): Update => ({
+  TableName: TABLE,
+  Key: customerKey(),
+  UpdateExpression: "SET kyc_session = :session, version = :next",
+  ConditionExpression: "version = :expected",
+  ExpressionAttributeValues: {
+    ":session": { S: "session-2" },
+    ":next": { N: String(expectedVersion + 1) },
+    ":expected": { N: String(expectedVersion) },
+  },
+});
+const UNCHANGED_CUSTOMER = { version: { N: "1" }, kyc_session: { S: "session-1" } };
+const UPDATED_CUSTOMER = { version: { N: "2" }, kyc_session: { S: "session-2" } };
+
+function expectCompleted(item: Awaited<ReturnType<typeof itemOf>>, stored: unknown = response) {
+  expect(item?.state?.S).toBe("completed");
+  expect(JSON.parse(item?.response?.S ?? "null")).toEqual(stored);
+  expect(item?.lock_token).toBeUndefined();
+}
+function expectStillLocked(item: Awaited<ReturnType<typeof itemOf>>, token: string) {
+  expect(item?.state?.S).toBe("locked");
+  expect(item?.lock_token?.S).toBe(token);
+  expect(item?.response).toBeUndefined();
+}
+
+describe("IdempotencyStore.completeWith", () => {
+  let tx: DynamoDBClient;
+  let side: DynamoDBClient;
+  /** What the store sent through `tx`: the command, and the partition key it wrote. */
+  const sent: string[] = [];
+  /** Thrown, once each, in place of the next TransactWriteItems (before likeDynamoDb supplies it). */
+  const cancellations: unknown[] = [];
+
+  beforeAll(() => {
+    const client = () =>
+      new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
+    tx = client();
+    side = client();
+    tx.middlewareStack.add(
+      (next, context) => async (args) => {
+        const pk = (args.input as { Key?: Record<string, { S?: string }> }).Key?.pk?.S;
+        sent.push(pk ? `${context.commandName} ${pk.split("#")[0]}` : String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize", priority: "high", name: "recordCalls" },
+    );
+    tx.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "TransactWriteItemsCommand" && cancellations.length > 0) {
+          throw cancellations.shift();
+        }
+        return next(args);
+      },
+      { step: "initialize", priority: "normal", name: "injectCancellation" },
+    );
+    likeDynamoDb(tx, side);
+  });
+  afterAll(() => {
+    tx.destroy();
+    side.destroy();
+  });
+  beforeEach(() => {
+    cancellations.length = 0;
+  });
+
+  /** A locked record and its customer; then `work`, with the calls it sent. */
+  async function sentBy<T>(work: (token: string) => Promise<T>): Promise<{ result: T; calls: string[] }> {
+    await putCustomer();
+    const begun = await acquire();
+    sent.length = 0;
+    const result = await work(begun.token);
+    return { result, calls: [...sent] };
+  }
+  const transactional = () => new IdempotencyStore(tx, TABLE, () => now, { transactions: true });
+  const cancelled = (...codes: string[]) =>
+    new TransactionCanceledException({
+      message: `Transaction cancelled [${codes.join(", ")}]`,
+      $metadata: {},
+      CancellationReasons: codes.map((Code) => ({ Code })),
+    });
+
+  it("with transactions, both conditions holding: one TransactWriteItems writes the customer and completes the record", async () => {
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(1)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("with transactions, only the companion's condition failing: the record is completed alone, one UpdateItem more", async () => {
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(5)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: false });
+    expect(calls).toEqual(["TransactWriteItemsCommand", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("with transactions, the lock lost: neither is written, and nothing more is sent", async () => {
+    let token = "";
+    const { result, calls } = await sentBy((held) => {
+      token = held;
+      return transactional().completeWith(id, "not-the-holders-token", response, companionUpdate(1));
+    });
+    expect(result).toEqual({ completed: false, companionApplied: false });
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectStillLocked(await itemOf(), token);
+  });
+
+  it.each([
+    ["TransactionConflict", "None"],
+    ["None", "TransactionConflict"],
+  ])("with transactions, a conflict [%s, %s]: written one after the other, customer first", async (...codes) => {
+    cancellations.push(cancelled(...codes));
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(1)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["TransactWriteItemsCommand", "UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it.each([
+    ["a cancellation for another reason", cancelled("ThrottlingError", "None")],
+    ["a cancellation without reasons", new TransactionCanceledException({ message: "cancelled", $metadata: {} })],
+    [
+      "throttling",
+      Object.assign(new Error("Rate of requests exceeds the allowed throughput."), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ],
+    [
+      "an error that only looks like a conflict (not a TransactionCanceledException)",
+      Object.assign(new Error("look-alike"), {
+        name: "TransactionCanceledException",
+        CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }],
+      }),
+    ],
+  ])("with transactions, %s is rethrown and nothing is written after it", async (_, error) => {
+    cancellations.push(error);
+    let token = "";
+    let thrown: unknown;
+    const { calls } = await sentBy((held) => {
+      token = held;
+      return transactional()
+        .completeWith(id, held, response, companionUpdate(1))
+        .catch((caught: unknown) => {
+          thrown = caught;
+        });
+    });
+    expect(thrown).toBe(error);
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectStillLocked(await itemOf(), token);
+  });
+
+  it("without transactions (the default): no TransactWriteItems; the customer's UpdateItem, then the completion's", async () => {
+    const plain = new IdempotencyStore(tx, TABLE, () => now);
+    const { result, calls } = await sentBy((token) => plain.completeWith(id, token, response, companionUpdate(1)));
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("without transactions, a companion whose condition fails is not applied, and the record still completes", async () => {
+    const plain = new IdempotencyStore(tx, TABLE, () => now);
+    const { result, calls } = await sentBy((token) => plain.completeWith(id, token, response, companionUpdate(5)));
+    expect(result).toEqual({ completed: true, companionApplied: false });
+    expect(calls).toEqual(["UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectCompleted(await itemOf());
   });
 });
 
