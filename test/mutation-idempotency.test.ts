@@ -865,6 +865,100 @@ describe("IdempotencyStore.completeWith", () => {
   });
 });
 
+describe("runIdempotent with a companion update (Attempt.completeWith)", () => {
+  it("writes the companion with the completion, and settled learns once that it applied", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(settled).toEqual([true]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf(), {
+      statusCode: 201,
+      headers: { "content-type": "application/json" },
+      body: '{"kyc":"started"}',
+    });
+  });
+
+  it("a companion whose condition fails: settled(false), and the answer is still stored", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(5), (applied) => settled.push(applied));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(settled).toEqual([false]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect((await itemOf())?.state?.S).toBe("completed");
+  });
+
+  it("a completion refused because the lock was lost: settled is not called, the answer is 409 in use", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id, { leaseUntilMs: now + 1_000 });
+    const problem = await problemOf(
+      runIdempotent(call, async (attempt) => {
+        now += 1_001;
+        expect(await store.begin(id, "fp", now + 10_000)).toMatchObject({ kind: "acquired" });
+        attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+        return ok({ late: true });
+      }),
+    );
+    expect(problem.code).toBe("idempotency_key_in_use");
+    expect(problem.retryAfter).toBe(1);
+    expect(settled).toEqual([]);
+    const item = await itemOf();
+    expect(item?.state?.S).toBe("locked");
+    expect(item?.response).toBeUndefined();
+  });
+
+  it("a companion without settled is written all the same", async () => {
+    await putCustomer();
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expect((await itemOf())?.state?.S).toBe("completed");
+  });
+
+  it("an operation that recorded a companion and then failed drops it: a stored 4xx and a release write no customer", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const stored = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+      throw new ProblemError("upstream_rejected", { detail: "no" });
+    });
+    expect(stored.statusCode).toBe(422);
+    expect(JSON.parse((await itemOf())?.response?.S ?? "{}").statusCode).toBe(422);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect(settled).toEqual([]);
+
+    id = `${id}-released`;
+    await putCustomer();
+    const { call: released } = callFor(id);
+    const problem = await problemOf(
+      runIdempotent(released, async (attempt) => {
+        attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+        throw new ProblemError("upstream_unavailable", { disposition: Disposition.Release });
+      }),
+    );
+    expect(problem.code).toBe("upstream_unavailable");
+    expect(await itemOf()).toBeUndefined();
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect(settled).toEqual([]);
+  });
+});
+
 describe("Idempotency-Key header", () => {
   const request = (value?: string) => ({
     method: "POST",
