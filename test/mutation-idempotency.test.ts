@@ -6,6 +6,7 @@
  */
 
 import {
+  IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_TTL_SECONDS,
   IdempotencyStore,
   Logger,
@@ -15,9 +16,11 @@ import {
 import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
 import {
   DeleteItemCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  TransactionCanceledException,
+  type Update,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -25,6 +28,7 @@ import { Disposition } from "../packages/core/src/http/problem.js";
 import { canonicalJson, requestFingerprint, scopeId } from "../packages/core/src/idempotency/fingerprint.js";
 import { type IdempotentCall, runIdempotent } from "../packages/core/src/idempotency/run.js";
 import { installDynamoFaults } from "./support/dynamo-faults.js";
+import { likeDynamoDb } from "./support/like-dynamodb.js";
 
 const TABLE = "mutation-idempotency";
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -661,6 +665,300 @@ describe("runIdempotent", () => {
   });
 });
 
+// --- completeWith: the completion together with a companion update (KYC start) ----------------------
+
+const customerKey = (recordId = id) => ({ pk: { S: `CUSTOMER#${recordId}` }, sk: { S: "CUSTOMER" } });
+const customerOf = async (recordId = id) =>
+  (await dynamo.client.send(new GetItemCommand({ TableName: TABLE, Key: customerKey(recordId), ConsistentRead: true })))
+    .Item;
+/** A customer at version 1 with session `session-1`. */
+const putCustomer = () =>
+  dynamo.client.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: { ...customerKey(), version: { N: "1" }, kyc_session: { S: "session-1" } },
+    }),
+  );
+/** Moves the customer to `session-2` if it is still at `expectedVersion` (it is at 1). */
+const companionUpdate = (expectedVersion = 1): Update => ({
+  TableName: TABLE,
+  Key: customerKey(),
+  UpdateExpression: "SET kyc_session = :session, version = :next",
+  ConditionExpression: "version = :expected",
+  ExpressionAttributeValues: {
+    ":session": { S: "session-2" },
+    ":next": { N: String(expectedVersion + 1) },
+    ":expected": { N: String(expectedVersion) },
+  },
+});
+const UNCHANGED_CUSTOMER = { version: { N: "1" }, kyc_session: { S: "session-1" } };
+const UPDATED_CUSTOMER = { version: { N: "2" }, kyc_session: { S: "session-2" } };
+
+function expectCompleted(item: Awaited<ReturnType<typeof itemOf>>, stored: unknown = response) {
+  expect(item?.state?.S).toBe("completed");
+  expect(JSON.parse(item?.response?.S ?? "null")).toEqual(stored);
+  expect(item?.lock_token).toBeUndefined();
+}
+function expectStillLocked(item: Awaited<ReturnType<typeof itemOf>>, token: string) {
+  expect(item?.state?.S).toBe("locked");
+  expect(item?.lock_token?.S).toBe(token);
+  expect(item?.response).toBeUndefined();
+}
+
+describe("IdempotencyStore.completeWith", () => {
+  let tx: DynamoDBClient;
+  let side: DynamoDBClient;
+  /** What the store sent through `tx`: the command, and the partition key it wrote. */
+  const sent: string[] = [];
+  /** Thrown, once each, in place of the next TransactWriteItems (before likeDynamoDb supplies it). */
+  const cancellations: unknown[] = [];
+
+  beforeAll(() => {
+    const client = () =>
+      new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
+    tx = client();
+    side = client();
+    tx.middlewareStack.add(
+      (next, context) => async (args) => {
+        const pk = (args.input as { Key?: Record<string, { S?: string }> }).Key?.pk?.S;
+        sent.push(pk ? `${context.commandName} ${pk.split("#")[0]}` : String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize", priority: "high", name: "recordCalls" },
+    );
+    tx.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "TransactWriteItemsCommand" && cancellations.length > 0) {
+          throw cancellations.shift();
+        }
+        return next(args);
+      },
+      { step: "initialize", priority: "normal", name: "injectCancellation" },
+    );
+    likeDynamoDb(tx, side);
+  });
+  afterAll(() => {
+    tx.destroy();
+    side.destroy();
+  });
+  beforeEach(() => {
+    cancellations.length = 0;
+  });
+
+  /** A locked record and its customer; then `work`, with the calls it sent. */
+  async function sentBy<T>(work: (token: string) => Promise<T>): Promise<{ result: T; calls: string[] }> {
+    await putCustomer();
+    const begun = await acquire();
+    sent.length = 0;
+    const result = await work(begun.token);
+    return { result, calls: [...sent] };
+  }
+  const transactional = () => new IdempotencyStore(tx, TABLE, () => now, { transactions: true });
+  const cancelled = (...codes: string[]) =>
+    new TransactionCanceledException({
+      message: `Transaction cancelled [${codes.join(", ")}]`,
+      $metadata: {},
+      CancellationReasons: codes.map((Code) => ({ Code })),
+    });
+
+  it("with transactions, both conditions holding: one TransactWriteItems writes the customer and completes the record", async () => {
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(1)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("with transactions, only the companion's condition failing: the record is completed alone, one UpdateItem more", async () => {
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(5)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: false });
+    expect(calls).toEqual(["TransactWriteItemsCommand", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("with transactions, the lock lost: neither is written, and nothing more is sent", async () => {
+    let token = "";
+    const { result, calls } = await sentBy((held) => {
+      token = held;
+      return transactional().completeWith(id, "not-the-holders-token", response, companionUpdate(1));
+    });
+    expect(result).toEqual({ completed: false, companionApplied: false });
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectStillLocked(await itemOf(), token);
+  });
+
+  it.each([
+    ["TransactionConflict", "None"],
+    ["None", "TransactionConflict"],
+  ])("with transactions, a conflict [%s, %s]: written one after the other, customer first", async (...codes) => {
+    cancellations.push(cancelled(...codes));
+    const { result, calls } = await sentBy((token) =>
+      transactional().completeWith(id, token, response, companionUpdate(1)),
+    );
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["TransactWriteItemsCommand", "UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it.each([
+    ["a cancellation for another reason", cancelled("ThrottlingError", "None")],
+    ["a cancellation without reasons", new TransactionCanceledException({ message: "cancelled", $metadata: {} })],
+    [
+      "throttling",
+      Object.assign(new Error("Rate of requests exceeds the allowed throughput."), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ],
+    [
+      "an error that only looks like a conflict (not a TransactionCanceledException)",
+      Object.assign(new Error("look-alike"), {
+        name: "TransactionCanceledException",
+        CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }],
+      }),
+    ],
+  ])("with transactions, %s is rethrown and nothing is written after it", async (_, error) => {
+    cancellations.push(error);
+    let token = "";
+    let thrown: unknown;
+    const { calls } = await sentBy((held) => {
+      token = held;
+      return transactional()
+        .completeWith(id, held, response, companionUpdate(1))
+        .catch((caught: unknown) => {
+          thrown = caught;
+        });
+    });
+    expect(thrown).toBe(error);
+    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectStillLocked(await itemOf(), token);
+  });
+
+  it("without transactions (the default): no TransactWriteItems; the customer's UpdateItem, then the completion's", async () => {
+    const plain = new IdempotencyStore(tx, TABLE, () => now);
+    const { result, calls } = await sentBy((token) => plain.completeWith(id, token, response, companionUpdate(1)));
+    expect(result).toEqual({ completed: true, companionApplied: true });
+    expect(calls).toEqual(["UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+
+  it("without transactions, a companion whose condition fails is not applied, and the record still completes", async () => {
+    const plain = new IdempotencyStore(tx, TABLE, () => now);
+    const { result, calls } = await sentBy((token) => plain.completeWith(id, token, response, companionUpdate(5)));
+    expect(result).toEqual({ completed: true, companionApplied: false });
+    expect(calls).toEqual(["UpdateItemCommand CUSTOMER", "UpdateItemCommand IDEMPOTENCY"]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expectCompleted(await itemOf());
+  });
+});
+
+describe("runIdempotent with a companion update (Attempt.completeWith)", () => {
+  it("writes the companion with the completion, and settled learns once that it applied", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(settled).toEqual([true]);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expectCompleted(await itemOf(), {
+      statusCode: 201,
+      headers: { "content-type": "application/json" },
+      body: '{"kyc":"started"}',
+    });
+  });
+
+  it("a companion whose condition fails: settled(false), and the answer is still stored", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(5), (applied) => settled.push(applied));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(settled).toEqual([false]);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect((await itemOf())?.state?.S).toBe("completed");
+  });
+
+  it("a completion refused because the lock was lost: settled is not called, the answer is 409 in use", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id, { leaseUntilMs: now + 1_000 });
+    const problem = await problemOf(
+      runIdempotent(call, async (attempt) => {
+        now += 1_001;
+        expect(await store.begin(id, "fp", now + 10_000)).toMatchObject({ kind: "acquired" });
+        attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+        return ok({ late: true });
+      }),
+    );
+    expect(problem.code).toBe("idempotency_key_in_use");
+    expect(problem.retryAfter).toBe(1);
+    expect(settled).toEqual([]);
+    const item = await itemOf();
+    expect(item?.state?.S).toBe("locked");
+    expect(item?.response).toBeUndefined();
+  });
+
+  it("a companion without settled is written all the same", async () => {
+    await putCustomer();
+    const { call } = callFor(id);
+    const result = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1));
+      return ok({ kyc: "started" });
+    });
+    expect(result.statusCode).toBe(201);
+    expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
+    expect((await itemOf())?.state?.S).toBe("completed");
+  });
+
+  it("an operation that recorded a companion and then failed drops it: a stored 4xx and a release write no customer", async () => {
+    await putCustomer();
+    const settled: boolean[] = [];
+    const { call } = callFor(id);
+    const stored = await runIdempotent(call, async (attempt) => {
+      attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+      throw new ProblemError("upstream_rejected", { detail: "no" });
+    });
+    expect(stored.statusCode).toBe(422);
+    expect(JSON.parse((await itemOf())?.response?.S ?? "{}").statusCode).toBe(422);
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect(settled).toEqual([]);
+
+    id = `${id}-released`;
+    await putCustomer();
+    const { call: released } = callFor(id);
+    const problem = await problemOf(
+      runIdempotent(released, async (attempt) => {
+        attempt.completeWith(companionUpdate(1), (applied) => settled.push(applied));
+        throw new ProblemError("upstream_unavailable", { disposition: Disposition.Release });
+      }),
+    );
+    expect(problem.code).toBe("upstream_unavailable");
+    expect(await itemOf()).toBeUndefined();
+    expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
+    expect(settled).toEqual([]);
+  });
+});
+
 describe("Idempotency-Key header", () => {
   const request = (value?: string) => ({
     method: "POST",
@@ -705,5 +1003,29 @@ describe("Idempotency-Key header", () => {
     expect(read(" ~!")).toBe("~!");
     expect(read(`"${"k".repeat(255)}"`)).toBe("k".repeat(255));
     expect(read(`"${"k".repeat(256)}"`)).toMatch(/^!idempotency_key_invalid/);
+  });
+
+  it("the OpenAPI pattern (IDEMPOTENCY_KEY_PATTERN) accepts exactly the keys requireIdempotencyKey accepts", () => {
+    const pattern = new RegExp(IDEMPOTENCY_KEY_PATTERN);
+    const keys = [
+      "abc",
+      '"abc"',
+      "k".repeat(255),
+      "k".repeat(256),
+      `"${"k".repeat(255)}"`,
+      `"${"k".repeat(256)}"`,
+      "clé",
+      '"clé"',
+      '"a"b"',
+      '"a\\b"',
+      'a"b',
+      '"abc',
+      '"',
+      '""',
+      "a\u0001b",
+    ];
+    const accepted = keys.filter((k) => !read(k).startsWith("!"));
+    expect(accepted).toEqual(["abc", '"abc"', "k".repeat(255), `"${"k".repeat(255)}"`, 'a"b', '"abc', '"']);
+    expect(keys.filter((k) => pattern.test(k))).toEqual(accepted);
   });
 });
