@@ -430,7 +430,8 @@ describe("what the store refuses to serve or follow", () => {
         pk: { S: `GHOST#${customerId}` },
         sk: { S: "GHOST" },
         gsi1pk: { S: `OWNER#${owner}` },
-        gsi1sk: { S: `2026-01-0${k}T00:00:00.000Z#${customerId}` },
+        // Older than every record below, so the index lists them first (it is read oldest first).
+        gsi1sk: { S: `2025-12-0${k}T00:00:00.000Z#${customerId}` },
         customer_id: { S: customerId },
         created_by: { S: "idem-x" },
       });
@@ -444,7 +445,7 @@ describe("what the store refuses to serve or follow", () => {
     await ghost(8, otherId(2));
     await ghost(7, otherId(3)); // no record at all
     expect(await store.findCreatedBy(owner, "idem-x")).toBeUndefined();
-    // Found past them (the index is read newest first).
+    // Found past them.
     await record(otherId(4), owner, "idem-x");
     expect((await store.findCreatedBy(owner, "idem-x"))?.customerId).toBe(otherId(4));
   });
