@@ -125,6 +125,14 @@ describe("a connection failure's cause chain: read 20 deep, AggregateErrors incl
     expect(calls).toBe(1);
   });
 
+  it("a null cause ends the chain (no TypeError): the failure is still a connection error", async () => {
+    const error = await transport(refusedWith(new Error("socket hang up", { cause: null })), 0)
+      .request(get)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AlignConnectionError);
+    expect(error).toMatchObject({ mayHaveReachedServer: true, message: "Could not reach Align: socket hang up" });
+  });
+
   it("a refusal inside an AggregateError (Node's happy eyeballs) counts as never connected", async () => {
     const aggregate = new AggregateError([Object.assign(new Error("connect"), { code: "ECONNREFUSED" })], "all failed");
     const error = await transport(refusedWith(aggregate), 0)
