@@ -16,8 +16,8 @@ import {
   AlignUnexpectedResponseError,
   alignRequestId,
 } from "../src/index.js";
-import { type ApiResponse, errorFromResponse, parseResponse, Transport } from "../src/transport.js";
-import { WireNegotiator } from "../src/wire.js";
+import { type ApiResponse, errorFromResponse, parseResponse } from "../src/transport.js";
+import { testTransport } from "./support/scripted-align.js";
 
 const headers = (values: Record<string, string> = {}) => ({
   get: (name: string) => values[name.toLowerCase()] ?? null,
@@ -29,14 +29,7 @@ const answer = (body: unknown, requestId?: string): ApiResponse => ({
   requestId,
 });
 const transport = (fetch: FetchLike, maxRetries = 2) =>
-  new Transport({
-    baseUrl: "http://127.0.0.1:9",
-    apiKey: "test-key",
-    timeoutMs: 1_000,
-    maxRetries,
-    fetch,
-    wire: new WireNegotiator({ authHeader: "api-key" }),
-  });
+  testTransport({ baseUrl: "http://127.0.0.1:9", timeoutMs: 1_000, maxRetries, fetch });
 const get = { method: "GET", path: "/customers" } as const;
 
 describe("parseResponse: Align's request id travels with an object result, invisibly", () => {

@@ -5,8 +5,6 @@
  * boundaries are hit exactly by freezing `Date.now`, while timers stay real.
  */
 import { getEventListeners } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { FetchLike } from "../src/http-fetch.js";
 import {
@@ -17,37 +15,26 @@ import {
   AlignServerError,
   AlignTimeoutError,
   alignRequestId,
-  httpFetch,
   parseRetryAfter,
 } from "../src/index.js";
 import { MAX_RETRY_AFTER_MS } from "../src/retry.js";
-import { type ApiRequest, Transport } from "../src/transport.js";
+import type { ApiRequest } from "../src/transport.js";
 import { WireNegotiator } from "../src/wire.js";
+import { type Received, type Scripted, startScriptedAlign, testTransport } from "./support/scripted-align.js";
 
-interface Scripted {
-  status: number;
-  body?: string;
-  headers?: Record<string, string>;
-}
-let server: Server;
+let align: Awaited<ReturnType<typeof startScriptedAlign>>;
 let base = "";
 let script: Scripted[] = [];
-let received: { headers: IncomingHttpHeaders }[] = [];
+let received: Received[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      received.push({ headers: req.headers });
-      const next = script.shift() ?? { status: 200, body: "{}" };
-      res.writeHead(next.status, { "content-type": "application/json", ...next.headers });
-      res.end(next.body ?? "");
-    });
+  align = await startScriptedAlign((request) => {
+    received.push(request);
+    return script.shift() ?? { status: 200, body: "{}" };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = align.base;
 });
-afterAll(() => new Promise((resolve) => server.close(resolve)));
+afterAll(() => align.close());
 beforeEach(() => {
   script = [];
   received = [];
@@ -59,14 +46,7 @@ afterEach(() => {
 type Init = Parameters<FetchLike>[1];
 
 function transport(overrides: { fetch?: FetchLike; maxRetries?: number; timeoutMs?: number; wire?: WireNegotiator }) {
-  return new Transport({
-    baseUrl: base,
-    apiKey: "test-key",
-    timeoutMs: overrides.timeoutMs ?? 2_000,
-    maxRetries: overrides.maxRetries ?? 2,
-    fetch: overrides.fetch ?? httpFetch,
-    wire: overrides.wire ?? new WireNegotiator({ authHeader: "api-key" }),
-  });
+  return testTransport({ ...overrides, baseUrl: base });
 }
 const get: ApiRequest = { method: "GET", path: "/customers/c1" };
 const failure = (promise: Promise<unknown>) =>

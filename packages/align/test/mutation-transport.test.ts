@@ -2,8 +2,6 @@
  * The transport's rules pinned branch by branch (issue 17, mutation testing),
  * against a scripted HTTP server on 127.0.0.1 that records what it received.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FetchLike } from "../src/http-fetch.js";
 import {
@@ -19,45 +17,23 @@ import {
   alignRequestId,
   httpFetch,
 } from "../src/index.js";
-import { type ApiRequest, Transport } from "../src/transport.js";
+import type { ApiRequest } from "../src/transport.js";
 import { WireNegotiator } from "../src/wire.js";
+import { type Received, type Scripted, startScriptedAlign, testTransport } from "./support/scripted-align.js";
 
-interface Scripted {
-  status: number;
-  body?: string;
-  headers?: Record<string, string>;
-}
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-let server: Server;
+let align: Awaited<ReturnType<typeof startScriptedAlign>>;
 let base = "";
 let script: Scripted[] = [];
 let received: Received[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      received.push({
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-      });
-      const next = script.shift() ?? { status: 200, body: "{}" };
-      res.writeHead(next.status, { "content-type": "application/json", ...next.headers });
-      res.end(next.body ?? "");
-    });
+  align = await startScriptedAlign((request) => {
+    received.push(request);
+    return script.shift() ?? { status: 200, body: "{}" };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = align.base;
 });
-afterAll(() => new Promise((resolve) => server.close(resolve)));
+afterAll(() => align.close());
 beforeEach(() => {
   script = [];
   received = [];
@@ -66,14 +42,7 @@ beforeEach(() => {
 function transport(
   overrides: { fetch?: FetchLike; baseUrl?: string; maxRetries?: number; wire?: WireNegotiator } = {},
 ) {
-  return new Transport({
-    baseUrl: overrides.baseUrl ?? base,
-    apiKey: "test-key",
-    timeoutMs: 2_000,
-    maxRetries: overrides.maxRetries ?? 2,
-    fetch: overrides.fetch ?? httpFetch,
-    wire: overrides.wire ?? new WireNegotiator({ authHeader: "api-key" }),
-  });
+  return testTransport({ ...overrides, baseUrl: overrides.baseUrl ?? base });
 }
 const get: ApiRequest = { method: "GET", path: "/customers/c1" };
 const failure = (promise: Promise<unknown>) =>
