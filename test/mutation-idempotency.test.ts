@@ -187,38 +187,42 @@ function racingStore(race: (command: unknown) => Promise<void>) {
 }
 const putRecord = (recordId: string, attributes: Record<string, { S: string } | { N: string }>) =>
   dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: { ...key(recordId), ...attributes } }));
+/** A store on which `change` (another writer) runs once, just before the first read: after our refused write. */
+function racedBeforeRead(change: () => Promise<unknown>) {
+  let raced = false;
+  const racing = racingStore(async (command) => {
+    if (command instanceof GetItemCommand && !raced) {
+      raced = true;
+      await change();
+    }
+  });
+  return { racing, raced: () => raced };
+}
+/** Sets one number attribute of the current record, as another writer would. */
+const setNumber = (name: string, value: number) =>
+  dynamo.client.send(
+    new UpdateItemCommand({
+      TableName: TABLE,
+      Key: key(id),
+      UpdateExpression: `SET ${name} = :value`,
+      ExpressionAttributeValues: { ":value": { N: String(value) } },
+    }),
+  );
 
 describe("IdempotencyStore.begin: races between the write and the read", () => {
   it("a record deleted between a refused write and the read is tried again and acquired as new", async () => {
     await acquire("fp", 60_000);
-    let deleted = false;
-    const racing = racingStore(async (command) => {
-      if (command instanceof GetItemCommand && !deleted) {
-        deleted = true;
-        await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: key(id) }));
-      }
-    });
+    const { racing, raced } = racedBeforeRead(() =>
+      dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: key(id) })),
+    );
     const begun = await racing.begin(id, "fp", now + 10_000);
     expect(begun).toMatchObject({ kind: "acquired", uncertain: false });
-    expect(deleted).toBe(true);
+    expect(raced()).toBe(true);
   });
 
   it("a record that expired between a refused write and the read is tried again", async () => {
     await acquire("fp", 60_000);
-    let expired = false;
-    const racing = racingStore(async (command) => {
-      if (command instanceof GetItemCommand && !expired) {
-        expired = true;
-        await dynamo.client.send(
-          new UpdateItemCommand({
-            TableName: TABLE,
-            Key: key(id),
-            UpdateExpression: "SET expires_at = :past",
-            ExpressionAttributeValues: { ":past": { N: String(Math.floor(now / 1000) - 1) } },
-          }),
-        );
-      }
-    });
+    const { racing } = racedBeforeRead(() => setNumber("expires_at", Math.floor(now / 1000) - 1));
     const begun = await racing.begin(id, "other-body", now + 10_000);
     expect(begun).toMatchObject({ kind: "acquired", uncertain: false });
     expect((await itemOf())?.fingerprint?.S).toBe("other-body");
@@ -355,20 +359,7 @@ describe("IdempotencyStore.begin over records missing attributes (written by han
 
   it("a lock whose lease ran out between the refused write and the read is taken over on the next try", async () => {
     await acquire("fp", 60_000);
-    let expired = false;
-    const racing = racingStore(async (command) => {
-      if (command instanceof GetItemCommand && !expired) {
-        expired = true;
-        await dynamo.client.send(
-          new UpdateItemCommand({
-            TableName: TABLE,
-            Key: key(id),
-            UpdateExpression: "SET lease_expires_at = :past",
-            ExpressionAttributeValues: { ":past": { N: String(now - 1) } },
-          }),
-        );
-      }
-    });
+    const { racing } = racedBeforeRead(() => setNumber("lease_expires_at", now - 1));
     expect(await racing.begin(id, "fp", now + 10_000)).toMatchObject({ kind: "acquired", uncertain: true });
   });
 
