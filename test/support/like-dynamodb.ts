@@ -6,8 +6,9 @@
  *   write carries the current item;
  * - `TransactWriteItems` of Updates: applied one by one, the ones already made
  *   restored if a later condition fails, and cancelled with DynamoDB's
- *   reasons. Not isolated from concurrent writers, which is enough for
- *   counting calls and for single-request tests, not for races.
+ *   reasons. Not isolated from concurrent writers by itself: enough for
+ *   counting calls and single-request tests; the simulation gets isolation
+ *   from its scheduler, which runs nothing else during one gated call.
  */
 import {
   type AttributeValue,
