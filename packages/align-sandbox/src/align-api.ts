@@ -123,12 +123,13 @@ function listCustomers(ctx: ApiContext, query: URLSearchParams): Reply {
 function sessionOf(ctx: ApiContext, customer: StoredCustomer): KycSession | undefined {
   const session = ctx.state.sessions.get(customer.customer_id);
   if (session || customer.kycs === null) return session;
+  const now = ctx.now();
   return {
     session_id: "legacy",
     customer_id: customer.customer_id,
     kyc_flow_link: customer.kycs.kyc_flow_link,
-    created_at: new Date(ctx.now()).toISOString(),
-    expires_at: new Date(ctx.now() + ctx.kycLinkTtlMs).toISOString(),
+    created_at: new Date(now).toISOString(),
+    expires_at: new Date(now + ctx.kycLinkTtlMs).toISOString(),
   };
 }
 
@@ -139,12 +140,14 @@ export function isActive(ctx: ApiContext, session: KycSession): boolean {
 
 function openSession(ctx: ApiContext, customer: StoredCustomer): KycSession {
   const sessionId = ctx.state.newId();
+  // One reading of the clock: a session lives exactly the link's TTL.
+  const now = ctx.now();
   const session: KycSession = {
     session_id: sessionId,
     customer_id: customer.customer_id,
     kyc_flow_link: `${ctx.baseUrl()}/_emulator/kyc-flow/${sessionId}`,
-    created_at: new Date(ctx.now()).toISOString(),
-    expires_at: new Date(ctx.now() + ctx.kycLinkTtlMs).toISOString(),
+    created_at: new Date(now).toISOString(),
+    expires_at: new Date(now + ctx.kycLinkTtlMs).toISOString(),
   };
   ctx.state.putSession(session);
   return session;
