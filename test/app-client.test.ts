@@ -12,6 +12,7 @@ import {
   ApiAbortError,
   ApiConnectionError,
   ApiError,
+  ApiTimeoutError,
   type FetchLike,
   GatewayError,
   KycWaitTimeoutError,
@@ -273,6 +274,23 @@ describe("tokens, API Gateway's answers and aborts", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiAbortError);
     expect(Date.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe("waitForKycStatus's own deadline", () => {
+  it("a read still running when the wait's time is up ends as KycWaitTimeoutError, not the read's timeout", async () => {
+    const customer = await client(appFetch().fetch).customers.create(person("wait-cut@example.com"));
+    // Every read stalls until its signal aborts: only the wait's deadline can end it.
+    const stalled: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true });
+      });
+    const error = await client(stalled)
+      .customers.waitForKycStatus(customer.customer_id, { until: "approved", timeoutMs: 150, intervalMs: 50 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KycWaitTimeoutError);
+    expect((error as KycWaitTimeoutError).lastStatus).toBeNull();
+    expect((error as Error).cause).toBeInstanceOf(ApiTimeoutError);
   });
 });
 

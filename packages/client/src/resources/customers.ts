@@ -1,6 +1,6 @@
 import type { CreateCustomerRequest, Customer, CustomerList, KycSession, Kycs, StartKycRequest } from "../api-types.js";
 import type { AlignOnboarding, CallOptions, MutationOptions } from "../client.js";
-import { ApiAbortError, KycWaitTimeoutError } from "../errors.js";
+import { ApiAbortError, ApiTimeoutError, KycWaitTimeoutError } from "../errors.js";
 import { sleep } from "../retry.js";
 
 export type KycStatus = Kycs["status"];
@@ -119,21 +119,29 @@ export class Customers {
     const deadline = Date.now() + timeoutMs;
     let interval = options.intervalMs ?? 1_000;
     let lastStatus: string | null = null;
+    const timedOut = (cause?: unknown) =>
+      new KycWaitTimeoutError({
+        status: 0,
+        message: `KYC status did not reach the wanted value within ${timeoutMs} ms (last: ${lastStatus ?? "not started"})`,
+        lastStatus,
+        cause,
+      });
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining > 0) {
-        const customer = await this.get(customerId, { totalTimeoutMs: remaining, ...(signal ? { signal } : {}) });
+        let customer: Customer;
+        try {
+          customer = await this.get(customerId, { totalTimeoutMs: remaining, ...(signal ? { signal } : {}) });
+        } catch (error) {
+          // A read cut short by the wait's own deadline is the wait timing out, whatever the read was doing.
+          if (error instanceof ApiTimeoutError && Date.now() >= deadline) throw timedOut(error);
+          throw error;
+        }
         lastStatus = customer.kycs?.status ?? null;
         if (reached(customer)) return customer;
       }
       const pause = Math.min(interval * (0.8 + Math.random() * 0.4), deadline - Date.now());
-      if (pause <= 0) {
-        throw new KycWaitTimeoutError({
-          status: 0,
-          message: `KYC status did not reach the wanted value within ${timeoutMs} ms (last: ${lastStatus ?? "not started"})`,
-          lastStatus,
-        });
-      }
+      if (pause <= 0) throw timedOut();
       await sleep(pause, signal).catch((cause: unknown) => {
         throw new ApiAbortError({ status: 0, message: "The wait was aborted", cause });
       });
