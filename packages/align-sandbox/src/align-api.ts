@@ -17,6 +17,7 @@ export interface ApiContext {
   profile: ProfileSettings;
   /** How long a KYC flow link works. */
   kycLinkTtlMs: number;
+  /** The emulator's clock (ms since the epoch): every instant it records comes from here. */
   now: () => number;
 }
 
@@ -62,9 +63,13 @@ function validateCreate(ctx: ApiContext, body: Record<string, unknown>): { error
   return { errors, type: String(type) };
 }
 
-/** A customer as this profile's Align returns it: the type under the profile's field name. */
+/**
+ * A customer as this profile's Align returns it: the type under the profile's
+ * field name, without the emulator's own `created_at`.
+ */
 export function present(profile: ProfileSettings, customer: StoredCustomer): Record<string, unknown> {
   const copy: Record<string, unknown> = structuredClone(customer);
+  delete copy.created_at;
   if (profile.typeField === SandboxTypeField.BeneficiaryType) {
     copy.beneficiary_type = copy.type;
     delete copy.type;
@@ -84,7 +89,7 @@ export function publishKycsUpdated(ctx: ApiContext, customer: StoredCustomer): v
     event_type: "customer.kycs.updated",
     entity_id: customer.customer_id,
     entity_type: "customer",
-    created_at: ctx.state.nextEventTime(),
+    created_at: ctx.state.nextEventTime(ctx.now()),
     entity_object: present(ctx.profile, customer),
   });
 }
@@ -97,7 +102,13 @@ function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (ctx.state.emails.has(email.toLowerCase())) {
     throw new HttpError(409, "customer_already_exists", "A customer with this email already exists");
   }
-  const customer: StoredCustomer = { customer_id: ctx.state.newId(), email, type, kycs: null };
+  const customer: StoredCustomer = {
+    customer_id: ctx.state.newId(),
+    email,
+    type,
+    kycs: null,
+    created_at: new Date(ctx.now()).toISOString(),
+  };
   for (const field of ["first_name", "last_name", "company_name"] as const) {
     if (typeof body[field] === "string") customer[field] = body[field];
   }

@@ -10,6 +10,12 @@ export interface DeliveryOptions {
   timeoutMs: number;
 }
 
+/** What the deliverer needs beyond its policy: the emulator's clock for the instants it records. */
+export interface DelivererEnvironment {
+  /** Milliseconds since the epoch; backoff and timeouts still run on real timers. */
+  now: () => number;
+}
+
 /**
  * Delivers events to registered webhooks as Align does: JSON body, signed with
  * `x-hmac-signature` (hex HMAC-SHA256 of the raw body, keyed with the API key),
@@ -19,16 +25,18 @@ export class WebhookDeliverer {
   readonly #state: SandboxState;
   readonly #apiKey: string;
   readonly #options: DeliveryOptions;
+  readonly #now: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<AbortController>();
   #pending = 0;
   #idleWaiters: (() => void)[] = [];
   #closed = false;
 
-  constructor(state: SandboxState, apiKey: string, options: DeliveryOptions) {
+  constructor(state: SandboxState, apiKey: string, options: DeliveryOptions, environment: DelivererEnvironment) {
     this.#state = state;
     this.#apiKey = apiKey;
     this.#options = options;
+    this.#now = environment.now;
   }
 
   /** Queues `payload` for every registered webhook. */
@@ -102,7 +110,7 @@ export class WebhookDeliverer {
     }
     if (this.#closed) return;
     delivery.attempts.push({
-      at: new Date().toISOString(),
+      at: new Date(this.#now()).toISOString(),
       ...(status === undefined ? {} : { status }),
       ...(error === undefined ? {} : { error }),
     });

@@ -42,6 +42,15 @@ export interface AlignSandboxOptions {
   emailFilter?: EmailFilter;
   /** How long a KYC flow link works (default 24 hours, assumed: Align says links expire, not when). */
   kycLinkTtlMs?: number;
+  /**
+   * The emulator's clock, in milliseconds since the epoch (default
+   * `Date.now`). Every instant it records or compares comes from it: customer
+   * and event `created_at`, KYC session creation and expiry (so a simulation
+   * that advances it sees links expire), webhook registrations, delivery
+   * attempts and the request log. Timers (fault delays, retry backoff,
+   * timeouts) still run in real time.
+   */
+  now?: () => number;
   /** Webhook delivery retry policy. */
   webhooks?: Partial<DeliveryOptions>;
   /**
@@ -107,6 +116,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   if (!Number.isFinite(kycLinkTtlMs) || kycLinkTtlMs <= 0) {
     throw new Error("startAlignSandbox: kycLinkTtlMs must be a positive number");
   }
+  const now = options.now ?? Date.now;
   const state = new SandboxState();
   const { dataFile } = options;
   const journal = dataFile
@@ -117,11 +127,16 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       )
     : undefined;
   const faults = new FaultQueue();
-  const deliverer = new WebhookDeliverer(state, options.apiKey, {
-    maxAttempts: options.webhooks?.maxAttempts ?? 5,
-    baseDelayMs: options.webhooks?.baseDelayMs ?? 1000,
-    timeoutMs: options.webhooks?.timeoutMs ?? 5000,
-  });
+  const deliverer = new WebhookDeliverer(
+    state,
+    options.apiKey,
+    {
+      maxAttempts: options.webhooks?.maxAttempts ?? 5,
+      baseDelayMs: options.webhooks?.baseDelayMs ?? 1000,
+      timeoutMs: options.webhooks?.timeoutMs ?? 5000,
+    },
+    { now },
+  );
   let url = "";
   const ctx: ApiContext = {
     state,
@@ -130,7 +145,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     environment: options.environment ?? "sandbox",
     profile,
     kycLinkTtlMs,
-    now: Date.now,
+    now,
   };
   /**
    * Makes what the last handler changed durable, then queues its events: no
@@ -201,7 +216,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
 
     const entry: RequestLogEntry = {
-      at: new Date().toISOString(),
+      at: new Date(now()).toISOString(),
       method,
       route: "unmatched",
       status: 0,

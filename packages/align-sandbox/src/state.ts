@@ -9,6 +9,11 @@ export interface StoredCustomer {
   last_name?: string;
   company_name?: string;
   kycs: StoredKycs | null;
+  /**
+   * When the emulator created it, on its clock. The emulator's own record:
+   * Align's documented customer shape has no such field, so answers leave it out.
+   */
+  created_at?: string;
   [key: string]: unknown;
 }
 
@@ -183,6 +188,8 @@ export class SandboxState {
     this.sessions.clear();
     this.deliveries.length = 0;
     this.requests.length = 0;
+    // A new world: its events are ordered from its own clock again (a virtual one may have been rewound).
+    this.#lastEventMs = 0;
     this.onChange?.({ op: "reset" });
   }
 
@@ -190,9 +197,9 @@ export class SandboxState {
     return randomUUID();
   }
 
-  /** Strictly increasing event timestamps, so consumers can order deliveries. */
-  nextEventTime(): string {
-    this.#lastEventMs = Math.max(Date.now(), this.#lastEventMs + 1);
+  /** Strictly increasing event timestamps on the emulator's clock, so consumers can order deliveries. */
+  nextEventTime(nowMs: number): string {
+    this.#lastEventMs = Math.max(nowMs, this.#lastEventMs + 1);
     return new Date(this.#lastEventMs).toISOString();
   }
 
