@@ -226,10 +226,38 @@ export function decideKyc(ctx: ApiContext, customer: StoredCustomer, status: "ap
 }
 
 /**
- * Sandbox approval. Needs an active KYC session (SDK docs); without one it is
- * refused with 400 `kyc_session_required` (status and code assumed), and with
- * an expired link 400 `kyc_session_expired` (assumed). Approving an approved
- * customer changes nothing and answers `{}` (assumed).
+ * Simulate's refusals while KYC has no working link, exactly as sent (status
+ * 400 and both bodies assumed; Align's error body is `{ message, code }` per
+ * the SDK):
+ *
+ * - no session yet: `400 {"message":"The customer has no active KYC session: start KYC first","code":"kyc_session_required"}`
+ * - the link's TTL (`kycLinkTtlMs`) has passed on the emulator's clock (a link
+ *   expires at creation + TTL, inclusive): `400 {"message":"The customer's KYC link expired: start KYC again","code":"kyc_session_expired"}`
+ *
+ * Both may change: a new session (`POST /v0/customers/{id}/kycs`) lifts them.
+ */
+export const KycRefusal = {
+  SessionRequired: {
+    status: 400,
+    code: "kyc_session_required",
+    message: "The customer has no active KYC session: start KYC first",
+  },
+  SessionExpired: {
+    status: 400,
+    code: "kyc_session_expired",
+    message: "The customer's KYC link expired: start KYC again",
+  },
+} as const;
+
+function refuse(refusal: (typeof KycRefusal)[keyof typeof KycRefusal]): never {
+  throw new HttpError(refusal.status, refusal.code, refusal.message);
+}
+
+/**
+ * Sandbox approval. Needs an active KYC session (SDK docs); without one, or
+ * with an expired link, it is refused as {@link KycRefusal} says and nothing
+ * changes. Approving an approved customer changes nothing and answers `{}`
+ * (assumed), whatever its link.
  */
 function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (ctx.environment === "production") {
@@ -244,13 +272,9 @@ function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (errors.length > 0) throw new HttpError(400, "validation_error", "Validation failed", errors);
   const customer = customerOr404(ctx, body.customer_id as string);
   const session = sessionOf(ctx, customer);
-  if (customer.kycs === null || !session) {
-    throw new HttpError(400, "kyc_session_required", "The customer has no active KYC session: start KYC first");
-  }
+  if (customer.kycs === null || !session) refuse(KycRefusal.SessionRequired);
   if (customer.kycs.status === "approved") return { status: 200, body: {} };
-  if (!isActive(ctx, session)) {
-    throw new HttpError(400, "kyc_session_expired", "The customer's KYC link expired: start KYC again");
-  }
+  if (!isActive(ctx, session)) refuse(KycRefusal.SessionExpired);
   decideKyc(ctx, customer, "approved");
   return { status: 200, body: {} };
 }

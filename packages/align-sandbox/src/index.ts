@@ -1,3 +1,4 @@
+export { KycRefusal } from "./align-api.js";
 export type { DeliveryOptions } from "./delivery.js";
 export { DropPoint, type FaultAction, FaultKind, type FaultSpec } from "./faults.js";
 export {
