@@ -1,5 +1,12 @@
 export { KycRefusal } from "./align-api.js";
-export type { DeliveryOptions } from "./delivery.js";
+export type {
+  DeliveryOptions,
+  DeliveryRef,
+  EventListener,
+  PublishedEvent,
+  RedeliverOptions,
+  SignedRequest,
+} from "./delivery.js";
 export { DropPoint, type FaultAction, FaultKind, type FaultSpec } from "./faults.js";
 export {
   DEFAULT_PROFILE,
@@ -14,6 +21,7 @@ export { AlignRoute } from "./routes.js";
 export { type AlignSandbox, type AlignSandboxOptions, startAlignSandbox } from "./server.js";
 export type {
   Delivery,
+  DeliveryAttempt,
   KycSession,
   RequestLogEntry,
   SandboxSnapshot,

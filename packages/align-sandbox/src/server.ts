@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ApiContext, decideKyc, handleAlignRoute, isActive } from "./align-api.js";
-import { type DeliveryOptions, WebhookDeliverer } from "./delivery.js";
+import {
+  type DeliveryOptions,
+  type DeliveryRef,
+  type EventListener,
+  type RedeliverOptions,
+  type SignedRequest,
+  WebhookDeliverer,
+} from "./delivery.js";
 import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
 import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
 import { Journal } from "./persistence.js";
@@ -16,7 +23,7 @@ import {
   type SandboxTypeField,
 } from "./profiles.js";
 import { matchRoute } from "./routes.js";
-import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
+import { type DeliveryAttempt, type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
 
 export interface AlignSandboxOptions {
   /** The API key clients must send; also the webhook signing key. */
@@ -73,7 +80,7 @@ export interface AlignSandbox {
   /** Arms a fault for the next matching requests. */
   addFault(fault: FaultSpec): void;
   clearFaults(): void;
-  /** Forgets customers, webhooks, deliveries, the request log and faults. */
+  /** Forgets customers, webhooks, deliveries, the request log and faults, and stops holding deliveries. */
   reset(): void;
   /** A deep copy of the emulator's state. */
   state(): SandboxSnapshot;
@@ -84,8 +91,43 @@ export interface AlignSandbox {
    * does this; `rejected` has no simulate action). Emits `customer.kycs.updated`.
    */
   decideKyc(customerId: string, status: "approved" | "rejected"): Promise<void>;
-  /** Resolves once every webhook delivery has succeeded or exhausted its attempts. */
+  /**
+   * Resolves once every webhook delivery has succeeded or exhausted its
+   * attempts; held deliveries do not count until released.
+   */
   deliveriesSettled(): Promise<void>;
+  /**
+   * Tells `listener` of each event as it is published: once the change that
+   * caused it is durable, before the request that caused it is answered,
+   * whether or not a webhook is registered, with the exact body and
+   * signature every delivery of it sends. That answer waits for the promise
+   * the listener returns, so a simulation can deliver the event first (racing
+   * the API call that caused it). Returns the listener's removal.
+   */
+  onEvent(listener: EventListener): () => void;
+  /**
+   * From now on, deliveries are recorded in `state().deliveries` as `held`
+   * and not sent; release them one by one, in any order, with
+   * {@link AlignSandbox.releaseDelivery}. `reset()` stops holding.
+   */
+  holdDeliveries(): void;
+  /** New deliveries go out again; those already held stay held until released. */
+  resumeDeliveries(): void;
+  /**
+   * Sends a held delivery (by `delivery_id`, or index in `state().deliveries`)
+   * now; resolves with its first attempt (`{ at, status? , error? }`). Failed
+   * attempts are retried by the usual policy.
+   */
+  releaseDelivery(ref: DeliveryRef): Promise<DeliveryAttempt>;
+  /**
+   * Sends the identical signed bytes and headers of an earlier delivery
+   * again, once (no retries), after `delayMs` real milliseconds (default 0),
+   * to its URL or `url`. It is recorded as a new delivery whose
+   * `redelivery_of` names the original; resolves with its attempt.
+   */
+  redeliver(ref: DeliveryRef, options?: RedeliverOptions): Promise<DeliveryAttempt>;
+  /** The exact request of a past delivery (URL, headers, signed body), to send by other means. */
+  deliveryRequest(ref: DeliveryRef): SignedRequest;
   close(): Promise<void>;
 }
 
@@ -155,7 +197,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const commit = async () => {
     const events = ctx.outbox.splice(0);
     await journal?.durable();
-    for (const event of events) deliverer.publish(event);
+    for (const event of events) await deliverer.publish(event);
   };
   // Pending delay faults, so close() does not wait for (or leave behind) their timers.
   const delays = new Map<NodeJS.Timeout, () => void>();
@@ -170,6 +212,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const reset = () => {
     state.reset();
     faults.clear();
+    deliverer.reset();
   };
 
   const server = createServer((req, res) => {
@@ -368,6 +411,12 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       await commit();
     },
     deliveriesSettled: () => deliverer.idle(),
+    onEvent: (listener) => deliverer.onEvent(listener),
+    holdDeliveries: () => deliverer.hold(),
+    resumeDeliveries: () => deliverer.resume(),
+    releaseDelivery: (ref) => deliverer.release(ref),
+    redeliver: (ref, redeliverOptions) => deliverer.redeliver(ref, redeliverOptions),
+    deliveryRequest: (ref) => deliverer.request(ref),
     close: async () => {
       deliverer.close();
       state.epoch += 1;

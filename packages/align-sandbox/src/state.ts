@@ -45,9 +45,14 @@ export interface Delivery {
   url: string;
   /** The exact body that was signed and sent. */
   body: string;
+  /** Its `x-hmac-signature`: hex HMAC-SHA256 of `body`, keyed with the API key. */
+  signature: string;
   event: WebhookPayload;
-  state: "pending" | "delivered" | "failed";
+  /** `held`: recorded while deliveries are held, sent only once released. */
+  state: "pending" | "held" | "delivered" | "failed";
   attempts: DeliveryAttempt[];
+  /** Set on a redelivery: the `delivery_id` whose exact bytes it sent again. */
+  redelivery_of?: string;
 }
 
 export interface WebhookPayload {
@@ -114,11 +119,11 @@ export class SandboxState {
     if (this.requests.length > SandboxState.MAX_LOG_ENTRIES) this.requests.shift();
   }
 
-  /** Records a delivery, dropping the oldest settled ones beyond the cap. */
+  /** Records a delivery, dropping the oldest settled ones beyond the cap (never a held one). */
   logDelivery(delivery: Delivery): void {
     this.deliveries.push(delivery);
     if (this.deliveries.length > SandboxState.MAX_LOG_ENTRIES) {
-      const settled = this.deliveries.findIndex((entry) => entry.state !== "pending");
+      const settled = this.deliveries.findIndex((entry) => entry.state === "delivered" || entry.state === "failed");
       if (settled >= 0) this.deliveries.splice(settled, 1);
     }
   }
