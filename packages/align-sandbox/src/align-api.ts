@@ -2,6 +2,7 @@
  * Align's routes. Each behaviour is sourced or labelled "assumed" in
  * docs/align-assumptions.md; the contested ones follow the active profile.
  */
+import { CreateAnswer } from "./dialects.js";
 import { HttpError, jsonObject, parseJson, type Reply } from "./http.js";
 import { EmailFilter, type ProfileSettings, SandboxTypeField } from "./profiles.js";
 import { AlignRoute } from "./routes.js";
@@ -19,6 +20,8 @@ export interface ApiContext {
   kycLinkTtlMs: number;
   /** The emulator's clock (ms since the epoch): every instant it records comes from here. */
   now: () => number;
+  /** What create answers (see {@link CreateAnswer}). */
+  createAnswer: CreateAnswer;
 }
 
 type FieldError = { path: string[]; message: string };
@@ -113,6 +116,14 @@ function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
     if (typeof body[field] === "string") customer[field] = body[field];
   }
   ctx.state.putCustomer(customer);
+  if (ctx.createAnswer === CreateAnswer.WithKycs) {
+    // The older reference: create starts KYC too, and shows only status and link.
+    const session = startKyc(ctx, customer);
+    return {
+      status: 201,
+      body: { ...present(ctx.profile, customer), kycs: { status: "pending", kyc_flow_link: session.kyc_flow_link } },
+    };
+  }
   return { status: 200, body: present(ctx.profile, customer) };
 }
 
@@ -164,6 +175,20 @@ function openSession(ctx: ApiContext, customer: StoredCustomer): KycSession {
   return session;
 }
 
+/** A customer's first KYC session: `pending`, and `customer.kycs.updated` (assumed). */
+function startKyc(ctx: ApiContext, customer: StoredCustomer): KycSession {
+  const session = openSession(ctx, customer);
+  customer.kycs = {
+    status: "pending",
+    sub_status: "kyc_form_submission_started",
+    kyc_flow_link: session.kyc_flow_link,
+    status_breakdown: [],
+  };
+  ctx.state.putCustomer(customer);
+  publishKycsUpdated(ctx, customer);
+  return session;
+}
+
 /**
  * Starts KYC, or hands back the open session. The first start opens a
  * pending session (and emits `customer.kycs.updated`, assumed). A repeat
@@ -179,15 +204,7 @@ function createKycSession(ctx: ApiContext, params: Record<string, string>, raw: 
   }
   const customer = customerOr404(ctx, params.customer_id);
   if (customer.kycs === null) {
-    const session = openSession(ctx, customer);
-    customer.kycs = {
-      status: "pending",
-      sub_status: "kyc_form_submission_started",
-      kyc_flow_link: session.kyc_flow_link,
-      status_breakdown: [],
-    };
-    ctx.state.putCustomer(customer);
-    publishKycsUpdated(ctx, customer);
+    startKyc(ctx, customer);
   } else if (customer.kycs.status !== "approved") {
     const current = sessionOf(ctx, customer);
     if (!current || !isActive(ctx, current)) {

@@ -7,6 +7,13 @@ export type {
   RedeliverOptions,
   SignedRequest,
 } from "./delivery.js";
+export {
+  AuthRefusal,
+  type AuthRefusals,
+  CreateAnswer,
+  type Dialect,
+  ValidationBody,
+} from "./dialects.js";
 export { DropPoint, type FaultAction, FaultKind, type FaultSpec } from "./faults.js";
 export {
   DEFAULT_PROFILE,

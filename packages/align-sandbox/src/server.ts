@@ -10,6 +10,16 @@ import {
   type SignedRequest,
   WebhookDeliverer,
 } from "./delivery.js";
+import {
+  type AuthRefusal,
+  type AuthRefusals,
+  authRefusalReply,
+  type CreateAnswer,
+  type Dialect,
+  resolveDialect,
+  shapeRefusal,
+  type ValidationBody,
+} from "./dialects.js";
 import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
 import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
 import { Journal } from "./persistence.js";
@@ -50,6 +60,24 @@ export interface AlignSandboxOptions {
   /** How long a KYC flow link works (default 24 hours, assumed: Align says links expire, not when). */
   kycLinkTtlMs?: number;
   /**
+   * What create answers (opt-in older shape): `customer` (default: 200,
+   * `kycs: null`) or `with_kycs` (201, `kycs` already `{ status: "pending",
+   * kyc_flow_link }`, a KYC session opened).
+   */
+  createAnswer?: CreateAnswer;
+  /**
+   * How a key the profile does not read, or a wrong one, is refused:
+   * `unauthorized_401` (default), `forbidden_403`, or API Gateway's
+   * `{"message":"Missing Authentication Token"}` as `gateway_403` or
+   * `gateway_400`. One form for both causes, or `{ missing, wrong }`.
+   */
+  authRefusal?: AuthRefusal | AuthRefusals;
+  /**
+   * The body of a 400 for an invalid request: `field_errors` (default:
+   * `{ message, code, errors }`) or `message_only` (`{ "message": "..." }`).
+   */
+  validationBody?: ValidationBody;
+  /**
    * The emulator's clock, in milliseconds since the epoch (default
    * `Date.now`). Every instant it records or compares comes from it: customer
    * and event `created_at`, KYC session creation and expiry (so a simulation
@@ -86,6 +114,8 @@ export interface AlignSandbox {
   state(): SandboxSnapshot;
   /** The contested points this emulator decides (from its profile and overrides). */
   readonly profile: ProfileSettings & { name: SandboxProfile };
+  /** The opt-in answer shapes in force (`createAnswer`, `authRefusal`, `validationBody`). */
+  readonly dialect: Dialect;
   /**
    * Sets a customer's KYC decision as Align's reviewers would (no Align route
    * does this; `rejected` has no simulate action). Emits `customer.kycs.updated`.
@@ -158,6 +188,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   if (!Number.isFinite(kycLinkTtlMs) || kycLinkTtlMs <= 0) {
     throw new Error("startAlignSandbox: kycLinkTtlMs must be a positive number");
   }
+  const dialect = resolveDialect(options);
   const now = options.now ?? Date.now;
   const state = new SandboxState();
   const { dataFile } = options;
@@ -188,6 +219,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     profile,
     kycLinkTtlMs,
     now,
+    createAnswer: dialect.createAnswer,
   };
   /**
    * Makes what the last handler changed durable, then queues its events: no
@@ -305,14 +337,15 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
 
     let reply: Reply;
-    if (!authenticated(req, options.apiKey, profile.auth)) {
-      reply = { status: 401, body: { message: "Invalid API key", code: "unauthorized" } };
+    const credential = checkCredential(req, options.apiKey, profile.auth);
+    if (credential !== "ok") {
+      reply = authRefusalReply(dialect.authRefusal[credential], requestId);
     } else {
       try {
         reply = handleAlignRoute(ctx, match.route, match.params, parsed.searchParams, raw);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        reply = error.toReply();
+        reply = shapeRefusal(dialect, error.code, error.toReply());
       }
     }
     await commit();
@@ -404,6 +437,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     reset,
     state: () => state.snapshot(),
     profile: { name: profileName, ...profile },
+    dialect: structuredClone(dialect),
     decideKyc: async (customerId, status) => {
       const customer = state.customers.get(customerId);
       if (!customer) throw new Error(`No customer ${customerId}`);
@@ -443,14 +477,21 @@ function statusFault(fault: Extract<FaultAction, { type: "status" }>): Reply {
 }
 
 /**
- * Whether the key arrived in the one form this profile's Align reads. Any
- * other form is a 401, as an API reading only that header would answer.
+ * Whether the key arrived in the one form this profile's Align reads:
+ * `missing` when that header is absent (the key may be in another one),
+ * `wrong` when it holds anything but the key. Either is refused, as an API
+ * reading only that header would.
  */
-function authenticated(req: IncomingMessage, apiKey: string, form: SandboxAuth): boolean {
-  if (form === SandboxAuth.ApiKey) return req.headers["api-key"] === apiKey;
+function checkCredential(req: IncomingMessage, apiKey: string, form: SandboxAuth): "ok" | "missing" | "wrong" {
+  if (form === SandboxAuth.ApiKey) {
+    const header = req.headers["api-key"];
+    if (header === undefined) return "missing";
+    return header === apiKey ? "ok" : "wrong";
+  }
   const authorization = req.headers.authorization;
-  if (form === SandboxAuth.Bearer) return authorization?.replace(/^Bearer\s+/i, "Bearer ") === `Bearer ${apiKey}`;
-  return authorization === apiKey;
+  if (authorization === undefined) return "missing";
+  if (form === SandboxAuth.Authorization) return authorization === apiKey ? "ok" : "wrong";
+  return authorization.replace(/^Bearer\s+/i, "Bearer ") === `Bearer ${apiKey}` ? "ok" : "wrong";
 }
 
 /** Names (never values) of the headers that carry a credential, for tests to check. */
