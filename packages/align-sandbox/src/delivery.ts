@@ -61,6 +61,11 @@ export interface RedeliverOptions {
 
 const USER_AGENT = "align-sandbox-emulator";
 
+/** Releasing a delivery that is not held (already sent, or never held). */
+export class DeliveryNotHeldError extends Error {
+  override name = "DeliveryNotHeldError";
+}
+
 /**
  * Delivers events to registered webhooks as Align does: JSON body, signed with
  * `x-hmac-signature` (hex HMAC-SHA256 of the raw body, keyed with the API key),
@@ -150,7 +155,7 @@ export class WebhookDeliverer {
     this.#open();
     const delivery = this.#find(ref);
     if (delivery.state !== "held") {
-      throw new Error(`Delivery ${delivery.delivery_id} is ${delivery.state}, not held`);
+      throw new DeliveryNotHeldError(`Delivery ${delivery.delivery_id} is ${delivery.state}, not held`);
     }
     delivery.state = "pending";
     this.#pending += 1;

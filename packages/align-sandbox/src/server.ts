@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { type ApiContext, decideKyc, handleAlignRoute, isActive } from "./align-api.js";
 import {
+  DeliveryNotHeldError,
   type DeliveryOptions,
   type DeliveryRef,
   type EventListener,
@@ -284,7 +285,10 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       return undefined;
     }
     if (parsed.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      const reply = admin(method, parsed.pathname.slice(ADMIN_PREFIX.length), raw);
+      const path = parsed.pathname.slice(ADMIN_PREFIX.length);
+      const reply = path.startsWith("/deliveries/")
+        ? await adminDeliveries(method, path, raw)
+        : admin(method, path, raw);
       await commit();
       send(res, reply, requestId);
       return undefined;
@@ -395,6 +399,54 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       if (error instanceof HttpError) return error.toReply();
       throw error;
     }
+  }
+
+  /**
+   * Delivery controls over HTTP, for a harness in another process:
+   * `POST /deliveries/hold`, `POST /deliveries/resume`,
+   * `POST /deliveries/{ref}/release`, `POST /deliveries/{ref}/redeliver
+   * { delay_ms?, url? }` (both answer the attempt) and `GET /deliveries/{ref}`
+   * (the exact signed request). `ref` is a `delivery_id` or, all digits, an index.
+   */
+  async function adminDeliveries(method: string, path: string, raw: Buffer): Promise<Reply> {
+    const parts = path.split("/");
+    const [, , ref = "", action] = parts;
+    if (parts.length > 4) return { status: 404, body: { message: "Not found", code: "not_found" } };
+    if (method === "POST" && action === undefined && (ref === "hold" || ref === "resume")) {
+      if (ref === "hold") deliverer.hold();
+      else deliverer.resume();
+      return { status: 200, body: {} };
+    }
+    const target = /^\d+$/.test(ref) ? Number(ref) : decodeURIComponent(ref);
+    if (!state.deliveries.some((entry, index) => entry.delivery_id === target || index === target)) {
+      return { status: 404, body: { message: "Delivery not found", code: "not_found" } };
+    }
+    try {
+      if (method === "GET" && action === undefined) return { status: 200, body: deliverer.request(target) };
+      if (method === "POST" && action === "release") return { status: 200, body: await deliverer.release(target) };
+      if (method === "POST" && action === "redeliver") {
+        const body = raw.length === 0 ? {} : jsonObject(raw);
+        const delayMs = body.delay_ms;
+        if (delayMs !== undefined && (typeof delayMs !== "number" || delayMs < 0 || delayMs > 600_000)) {
+          throw new HttpError(400, "invalid_redelivery", "delay_ms must be 0..600000");
+        }
+        if (body.url !== undefined && typeof body.url !== "string") {
+          throw new HttpError(400, "invalid_redelivery", "url must be a string");
+        }
+        const attempt = await deliverer.redeliver(target, {
+          ...(delayMs === undefined ? {} : { delayMs }),
+          ...(body.url === undefined ? {} : { url: body.url }),
+        });
+        return { status: 200, body: attempt };
+      }
+    } catch (error) {
+      if (error instanceof HttpError) return error.toReply();
+      if (error instanceof DeliveryNotHeldError) {
+        return { status: 409, body: { message: error.message, code: "not_held" } };
+      }
+      throw error;
+    }
+    return { status: 404, body: { message: "Not found", code: "not_found" } };
   }
 
   /** The hosted flow behind a KYC link: 200 while it is the customer's current, unexpired session, else 410. */

@@ -234,3 +234,47 @@ describe("onEvent", () => {
     }
   });
 });
+
+describe("delivery controls over HTTP (admin routes)", () => {
+  const admin = (method: string, path: string, body?: unknown) => call(sandbox, method, `/_emulator${path}`, body);
+
+  it("hold, release out of order, fetch the signed request and redeliver it", async () => {
+    await api("POST", "/v0/webhooks", { url: receiver.url });
+    expect((await admin("POST", "/deliveries/hold")).status).toBe(200);
+    await startAndApprove();
+    const [older, newer] = sandbox.state().deliveries;
+    expect([older?.state, newer?.state]).toEqual(["held", "held"]);
+
+    expect(await admin("POST", `/deliveries/${newer?.delivery_id}/release`)).toMatchObject({
+      status: 200,
+      json: { status: 200 },
+    });
+    expect((await admin("POST", "/deliveries/0/release")).json).toMatchObject({ status: 200 });
+    const [first] = await receiver.waitFor(2);
+    expect(first?.body.toString("utf8")).toBe(newer?.body);
+
+    const request = await admin("GET", "/deliveries/1");
+    expect(request.json).toEqual({
+      method: "POST",
+      url: receiver.url,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "align-sandbox-emulator",
+        "x-hmac-signature": sign(KEY, newer?.body ?? ""),
+      },
+      body: newer?.body,
+    });
+    expect((await admin("POST", "/deliveries/1/redeliver", { delay_ms: 10 })).json).toMatchObject({ status: 200 });
+    const [, , again] = await receiver.waitFor(3);
+    expect(again?.body.equals(first?.body ?? Buffer.alloc(0))).toBe(true);
+    expect(again?.headers["x-hmac-signature"]).toBe(first?.headers["x-hmac-signature"]);
+
+    expect(await admin("POST", "/deliveries/0/release")).toMatchObject({ status: 409, json: { code: "not_held" } });
+    expect((await admin("POST", "/deliveries/99/release")).status).toBe(404);
+    expect((await admin("POST", "/deliveries/0/redeliver", { delay_ms: -1 })).status).toBe(400);
+    expect((await admin("POST", "/deliveries/resume")).status).toBe(200);
+    await sandbox.decideKyc(sandbox.state().customers[0]?.customer_id ?? "", "rejected");
+    await sandbox.deliveriesSettled();
+    expect(sandbox.state().deliveries.at(-1)?.state).toBe("delivered");
+  });
+});
