@@ -82,6 +82,8 @@ export class WebhookDeliverer {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<AbortController>();
   readonly #listeners = new Set<EventListener>();
+  /** Wake-ups of redeliveries waiting out their delay, so close() ends the wait. */
+  readonly #delays = new Set<() => void>();
   #pending = 0;
   #idleWaiters: (() => void)[] = [];
   #closed = false;
@@ -188,10 +190,14 @@ export class WebhookDeliverer {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
+          this.#delays.delete(resolve);
           resolve();
         }, delayMs);
         this.#timers.add(timer);
+        this.#delays.add(resolve);
       });
+      // Closed while waiting: nothing is sent.
+      this.#open();
     }
     return this.#attempt(delivery, 1);
   }
@@ -219,6 +225,8 @@ export class WebhookDeliverer {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const controller of this.#inFlight) controller.abort();
+    for (const wake of this.#delays) wake();
+    this.#delays.clear();
     this.#pending = 0;
     this.#settle();
   }

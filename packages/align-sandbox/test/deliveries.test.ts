@@ -118,6 +118,18 @@ describe("redelivery", () => {
   });
 });
 
+it("a redelivery waiting out its delay ends when the emulator closes, sending nothing", async () => {
+  const closing = await startAlignSandbox({ apiKey: KEY });
+  await call(closing, "POST", "/v0/webhooks", { url: receiver.url }, { "api-key": KEY });
+  const id = (await call(closing, "POST", "/v0/customers", alice, { "api-key": KEY })).json.customer_id as string;
+  await call(closing, "POST", `/v0/customers/${id}/kycs`, undefined, { "api-key": KEY });
+  await closing.deliveriesSettled();
+  const waiting = closing.redeliver(0, { delayMs: 60_000 });
+  await closing.close();
+  await expect(waiting).rejects.toThrow(/closed/);
+  expect(receiver.received).toHaveLength(1);
+});
+
 describe("held deliveries", () => {
   it("holds deliveries and releases them in any order, each with its own signed bytes", async () => {
     await api("POST", "/v0/webhooks", { url: receiver.url });
