@@ -417,7 +417,12 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       else deliverer.resume();
       return { status: 200, body: {} };
     }
-    const target = /^\d+$/.test(ref) ? Number(ref) : decodeURIComponent(ref);
+    let target: DeliveryRef;
+    try {
+      target = /^\d+$/.test(ref) ? Number(ref) : decodeURIComponent(ref);
+    } catch {
+      return { status: 404, body: { message: "Delivery not found", code: "not_found" } };
+    }
     if (!state.deliveries.some((entry, index) => entry.delivery_id === target || index === target)) {
       return { status: 404, body: { message: "Delivery not found", code: "not_found" } };
     }

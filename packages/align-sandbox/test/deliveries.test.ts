@@ -283,6 +283,7 @@ describe("delivery controls over HTTP (admin routes)", () => {
 
     expect(await admin("POST", "/deliveries/0/release")).toMatchObject({ status: 409, json: { code: "not_held" } });
     expect((await admin("POST", "/deliveries/99/release")).status).toBe(404);
+    expect((await admin("GET", "/deliveries/%E0%A4%A")).status).toBe(404);
     expect((await admin("POST", "/deliveries/0/redeliver", { delay_ms: -1 })).status).toBe(400);
     expect((await admin("POST", "/deliveries/resume")).status).toBe(200);
     await sandbox.decideKyc(sandbox.state().customers[0]?.customer_id ?? "", "rejected");
