@@ -2,6 +2,7 @@
  * Align's routes. Each behaviour is sourced or labelled "assumed" in
  * docs/align-assumptions.md; the contested ones follow the active profile.
  */
+import { CreateAnswer } from "./dialects.js";
 import { HttpError, jsonObject, parseJson, type Reply } from "./http.js";
 import { EmailFilter, type ProfileSettings, SandboxTypeField } from "./profiles.js";
 import { AlignRoute } from "./routes.js";
@@ -17,7 +18,10 @@ export interface ApiContext {
   profile: ProfileSettings;
   /** How long a KYC flow link works. */
   kycLinkTtlMs: number;
+  /** The emulator's clock (ms since the epoch): every instant it records comes from here. */
   now: () => number;
+  /** What create answers (see {@link CreateAnswer}). */
+  createAnswer: CreateAnswer;
 }
 
 type FieldError = { path: string[]; message: string };
@@ -62,9 +66,13 @@ function validateCreate(ctx: ApiContext, body: Record<string, unknown>): { error
   return { errors, type: String(type) };
 }
 
-/** A customer as this profile's Align returns it: the type under the profile's field name. */
+/**
+ * A customer as this profile's Align returns it: the type under the profile's
+ * field name, without the emulator's own `created_at`.
+ */
 export function present(profile: ProfileSettings, customer: StoredCustomer): Record<string, unknown> {
   const copy: Record<string, unknown> = structuredClone(customer);
+  delete copy.created_at;
   if (profile.typeField === SandboxTypeField.BeneficiaryType) {
     copy.beneficiary_type = copy.type;
     delete copy.type;
@@ -84,7 +92,7 @@ export function publishKycsUpdated(ctx: ApiContext, customer: StoredCustomer): v
     event_type: "customer.kycs.updated",
     entity_id: customer.customer_id,
     entity_type: "customer",
-    created_at: ctx.state.nextEventTime(),
+    created_at: ctx.state.nextEventTime(ctx.now()),
     entity_object: present(ctx.profile, customer),
   });
 }
@@ -97,11 +105,25 @@ function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (ctx.state.emails.has(email.toLowerCase())) {
     throw new HttpError(409, "customer_already_exists", "A customer with this email already exists");
   }
-  const customer: StoredCustomer = { customer_id: ctx.state.newId(), email, type, kycs: null };
+  const customer: StoredCustomer = {
+    customer_id: ctx.state.newId(),
+    email,
+    type,
+    kycs: null,
+    created_at: new Date(ctx.now()).toISOString(),
+  };
   for (const field of ["first_name", "last_name", "company_name"] as const) {
     if (typeof body[field] === "string") customer[field] = body[field];
   }
   ctx.state.putCustomer(customer);
+  if (ctx.createAnswer === CreateAnswer.WithKycs) {
+    // The older reference: create starts KYC too, and shows only status and link.
+    const session = startKyc(ctx, customer);
+    return {
+      status: 201,
+      body: { ...present(ctx.profile, customer), kycs: { status: "pending", kyc_flow_link: session.kyc_flow_link } },
+    };
+  }
   return { status: 200, body: present(ctx.profile, customer) };
 }
 
@@ -153,6 +175,20 @@ function openSession(ctx: ApiContext, customer: StoredCustomer): KycSession {
   return session;
 }
 
+/** A customer's first KYC session: `pending`, and `customer.kycs.updated` (assumed). */
+function startKyc(ctx: ApiContext, customer: StoredCustomer): KycSession {
+  const session = openSession(ctx, customer);
+  customer.kycs = {
+    status: "pending",
+    sub_status: "kyc_form_submission_started",
+    kyc_flow_link: session.kyc_flow_link,
+    status_breakdown: [],
+  };
+  ctx.state.putCustomer(customer);
+  publishKycsUpdated(ctx, customer);
+  return session;
+}
+
 /**
  * Starts KYC, or hands back the open session. The first start opens a
  * pending session (and emits `customer.kycs.updated`, assumed). A repeat
@@ -168,15 +204,7 @@ function createKycSession(ctx: ApiContext, params: Record<string, string>, raw: 
   }
   const customer = customerOr404(ctx, params.customer_id);
   if (customer.kycs === null) {
-    const session = openSession(ctx, customer);
-    customer.kycs = {
-      status: "pending",
-      sub_status: "kyc_form_submission_started",
-      kyc_flow_link: session.kyc_flow_link,
-      status_breakdown: [],
-    };
-    ctx.state.putCustomer(customer);
-    publishKycsUpdated(ctx, customer);
+    startKyc(ctx, customer);
   } else if (customer.kycs.status !== "approved") {
     const current = sessionOf(ctx, customer);
     if (!current || !isActive(ctx, current)) {
@@ -215,10 +243,38 @@ export function decideKyc(ctx: ApiContext, customer: StoredCustomer, status: "ap
 }
 
 /**
- * Sandbox approval. Needs an active KYC session (SDK docs); without one it is
- * refused with 400 `kyc_session_required` (status and code assumed), and with
- * an expired link 400 `kyc_session_expired` (assumed). Approving an approved
- * customer changes nothing and answers `{}` (assumed).
+ * Simulate's refusals while KYC has no working link, exactly as sent (status
+ * 400 and both bodies assumed; Align's error body is `{ message, code }` per
+ * the SDK):
+ *
+ * - no session yet: `400 {"message":"The customer has no active KYC session: start KYC first","code":"kyc_session_required"}`
+ * - the link's TTL (`kycLinkTtlMs`) has passed on the emulator's clock (a link
+ *   expires at creation + TTL, inclusive): `400 {"message":"The customer's KYC link expired: start KYC again","code":"kyc_session_expired"}`
+ *
+ * Both may change: a new session (`POST /v0/customers/{id}/kycs`) lifts them.
+ */
+export const KycRefusal = {
+  SessionRequired: {
+    status: 400,
+    code: "kyc_session_required",
+    message: "The customer has no active KYC session: start KYC first",
+  },
+  SessionExpired: {
+    status: 400,
+    code: "kyc_session_expired",
+    message: "The customer's KYC link expired: start KYC again",
+  },
+} as const;
+
+function refuse(refusal: (typeof KycRefusal)[keyof typeof KycRefusal]): never {
+  throw new HttpError(refusal.status, refusal.code, refusal.message);
+}
+
+/**
+ * Sandbox approval. Needs an active KYC session (SDK docs); without one, or
+ * with an expired link, it is refused as {@link KycRefusal} says and nothing
+ * changes. Approving an approved customer changes nothing and answers `{}`
+ * (assumed), whatever its link.
  */
 function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (ctx.environment === "production") {
@@ -233,13 +289,9 @@ function simulateCustomer(ctx: ApiContext, raw: Buffer): Reply {
   if (errors.length > 0) throw new HttpError(400, "validation_error", "Validation failed", errors);
   const customer = customerOr404(ctx, body.customer_id as string);
   const session = sessionOf(ctx, customer);
-  if (customer.kycs === null || !session) {
-    throw new HttpError(400, "kyc_session_required", "The customer has no active KYC session: start KYC first");
-  }
+  if (customer.kycs === null || !session) refuse(KycRefusal.SessionRequired);
   if (customer.kycs.status === "approved") return { status: 200, body: {} };
-  if (!isActive(ctx, session)) {
-    throw new HttpError(400, "kyc_session_expired", "The customer's KYC link expired: start KYC again");
-  }
+  if (!isActive(ctx, session)) refuse(KycRefusal.SessionExpired);
   decideKyc(ctx, customer, "approved");
   return { status: 200, body: {} };
 }

@@ -5,7 +5,12 @@
  * ALIGN_SANDBOX_PROFILE (`official` (default), `sdk` or `legacy`; or `--profile <name>`),
  * ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS (default 86400), ALIGN_SANDBOX_DATA_FILE
  * (keep state across restarts, durable before each answer; in memory when unset).
+ * Opt-in older shapes: ALIGN_SANDBOX_CREATE_ANSWER (`customer` | `with_kycs`),
+ * ALIGN_SANDBOX_AUTH_REFUSAL (`unauthorized_401` | `forbidden_403` |
+ * `gateway_403` | `gateway_400`), ALIGN_SANDBOX_VALIDATION_BODY
+ * (`field_errors` | `message_only`).
  */
+import { AuthRefusal, CreateAnswer, ValidationBody } from "./dialects.js";
 import { DEFAULT_PROFILE, isSandboxProfile } from "./profiles.js";
 import { startAlignSandbox } from "./server.js";
 
@@ -30,6 +35,18 @@ if (ttlSeconds !== undefined && !(ttlSeconds > 0)) {
 }
 const dataFile = process.env.ALIGN_SANDBOX_DATA_FILE || undefined;
 
+/** An opt-in dialect setting from the environment: one of `allowed`, or unset. */
+function choice<T extends string>(name: string, allowed: Record<string, T>): T | undefined {
+  const value = process.env[name] || undefined;
+  const values = Object.values(allowed);
+  if (value !== undefined && !values.includes(value as T))
+    fail(`${name} must be one of ${values.join(", ")}, got "${value}"`);
+  return value as T | undefined;
+}
+const createAnswer = choice("ALIGN_SANDBOX_CREATE_ANSWER", CreateAnswer);
+const authRefusal = choice("ALIGN_SANDBOX_AUTH_REFUSAL", AuthRefusal);
+const validationBody = choice("ALIGN_SANDBOX_VALIDATION_BODY", ValidationBody);
+
 try {
   const sandbox = await startAlignSandbox({
     apiKey,
@@ -37,6 +54,9 @@ try {
     profile,
     ...(ttlSeconds === undefined ? {} : { kycLinkTtlMs: ttlSeconds * 1000 }),
     ...(dataFile ? { dataFile } : {}),
+    ...(createAnswer ? { createAnswer } : {}),
+    ...(authRefusal ? { authRefusal } : {}),
+    ...(validationBody ? { validationBody } : {}),
     log: (entry) => console.log(JSON.stringify({ source: "align-sandbox", ...entry })),
   });
   console.log(

@@ -5,6 +5,8 @@ export interface Reply {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** `false` leaves out `x-request-id` (an answer from something in front of Align). Default true. */
+  withRequestId?: boolean;
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -77,9 +79,10 @@ export function jsonObject(raw: Buffer): Record<string, unknown> {
 
 export function send(res: ServerResponse, reply: Reply, requestId: string): void {
   if (res.headersSent || res.destroyed) return;
+  const id = reply.withRequestId === false ? {} : { "x-request-id": requestId };
   if (reply.body === undefined) {
     // No body at all (204): no content type either.
-    res.writeHead(reply.status, { "x-request-id": requestId, ...reply.headers });
+    res.writeHead(reply.status, { ...id, ...reply.headers });
     res.end();
     return;
   }
@@ -87,7 +90,7 @@ export function send(res: ServerResponse, reply: Reply, requestId: string): void
   res.writeHead(reply.status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
-    "x-request-id": requestId,
+    ...id,
     ...reply.headers,
   });
   res.end(body);

@@ -1,4 +1,19 @@
-export type { DeliveryOptions } from "./delivery.js";
+export { KycRefusal } from "./align-api.js";
+export type {
+  DeliveryOptions,
+  DeliveryRef,
+  EventListener,
+  PublishedEvent,
+  RedeliverOptions,
+  SignedRequest,
+} from "./delivery.js";
+export {
+  AuthRefusal,
+  type AuthRefusals,
+  CreateAnswer,
+  type Dialect,
+  ValidationBody,
+} from "./dialects.js";
 export { DropPoint, type FaultAction, FaultKind, type FaultSpec } from "./faults.js";
 export {
   DEFAULT_PROFILE,
@@ -13,6 +28,7 @@ export { AlignRoute } from "./routes.js";
 export { type AlignSandbox, type AlignSandboxOptions, startAlignSandbox } from "./server.js";
 export type {
   Delivery,
+  DeliveryAttempt,
   KycSession,
   RequestLogEntry,
   SandboxSnapshot,

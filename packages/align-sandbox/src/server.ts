@@ -2,7 +2,25 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ApiContext, decideKyc, handleAlignRoute, isActive } from "./align-api.js";
-import { type DeliveryOptions, WebhookDeliverer } from "./delivery.js";
+import {
+  DeliveryNotHeldError,
+  type DeliveryOptions,
+  type DeliveryRef,
+  type EventListener,
+  type RedeliverOptions,
+  type SignedRequest,
+  WebhookDeliverer,
+} from "./delivery.js";
+import {
+  type AuthRefusal,
+  type AuthRefusals,
+  authRefusalReply,
+  type CreateAnswer,
+  type Dialect,
+  resolveDialect,
+  shapeRefusal,
+  type ValidationBody,
+} from "./dialects.js";
 import { describeFault, type FaultAction, FaultQueue, type FaultSpec, validateFault } from "./faults.js";
 import { HttpError, jsonObject, type Reply, readBody, send } from "./http.js";
 import { Journal } from "./persistence.js";
@@ -16,7 +34,7 @@ import {
   type SandboxTypeField,
 } from "./profiles.js";
 import { matchRoute } from "./routes.js";
-import { type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
+import { type DeliveryAttempt, type RequestLogEntry, type SandboxSnapshot, SandboxState } from "./state.js";
 
 export interface AlignSandboxOptions {
   /** The API key clients must send; also the webhook signing key. */
@@ -42,6 +60,33 @@ export interface AlignSandboxOptions {
   emailFilter?: EmailFilter;
   /** How long a KYC flow link works (default 24 hours, assumed: Align says links expire, not when). */
   kycLinkTtlMs?: number;
+  /**
+   * What create answers (opt-in older shape): `customer` (default: 200,
+   * `kycs: null`) or `with_kycs` (201, `kycs` already `{ status: "pending",
+   * kyc_flow_link }`, a KYC session opened).
+   */
+  createAnswer?: CreateAnswer;
+  /**
+   * How a key the profile does not read, or a wrong one, is refused:
+   * `unauthorized_401` (default), `forbidden_403`, or API Gateway's
+   * `{"message":"Missing Authentication Token"}` as `gateway_403` or
+   * `gateway_400`. One form for both causes, or `{ missing, wrong }`.
+   */
+  authRefusal?: AuthRefusal | AuthRefusals;
+  /**
+   * The body of a 400 for an invalid request: `field_errors` (default:
+   * `{ message, code, errors }`) or `message_only` (`{ "message": "..." }`).
+   */
+  validationBody?: ValidationBody;
+  /**
+   * The emulator's clock, in milliseconds since the epoch (default
+   * `Date.now`). Every instant it records or compares comes from it: customer
+   * and event `created_at`, KYC session creation and expiry (so a simulation
+   * that advances it sees links expire), webhook registrations, delivery
+   * attempts and the request log. Timers (fault delays, retry backoff,
+   * timeouts) still run in real time.
+   */
+  now?: () => number;
   /** Webhook delivery retry policy. */
   webhooks?: Partial<DeliveryOptions>;
   /**
@@ -64,19 +109,56 @@ export interface AlignSandbox {
   /** Arms a fault for the next matching requests. */
   addFault(fault: FaultSpec): void;
   clearFaults(): void;
-  /** Forgets customers, webhooks, deliveries, the request log and faults. */
+  /** Forgets customers, webhooks, deliveries, the request log and faults, and stops holding deliveries. */
   reset(): void;
   /** A deep copy of the emulator's state. */
   state(): SandboxSnapshot;
   /** The contested points this emulator decides (from its profile and overrides). */
   readonly profile: ProfileSettings & { name: SandboxProfile };
+  /** The opt-in answer shapes in force (`createAnswer`, `authRefusal`, `validationBody`). */
+  readonly dialect: Dialect;
   /**
    * Sets a customer's KYC decision as Align's reviewers would (no Align route
    * does this; `rejected` has no simulate action). Emits `customer.kycs.updated`.
    */
   decideKyc(customerId: string, status: "approved" | "rejected"): Promise<void>;
-  /** Resolves once every webhook delivery has succeeded or exhausted its attempts. */
+  /**
+   * Resolves once every webhook delivery has succeeded or exhausted its
+   * attempts; held deliveries do not count until released.
+   */
   deliveriesSettled(): Promise<void>;
+  /**
+   * Tells `listener` of each event as it is published: once the change that
+   * caused it is durable, before the request that caused it is answered,
+   * whether or not a webhook is registered, with the exact body and
+   * signature every delivery of it sends. That answer waits for the promise
+   * the listener returns, so a simulation can deliver the event first (racing
+   * the API call that caused it). Returns the listener's removal.
+   */
+  onEvent(listener: EventListener): () => void;
+  /**
+   * From now on, deliveries are recorded in `state().deliveries` as `held`
+   * and not sent; release them one by one, in any order, with
+   * {@link AlignSandbox.releaseDelivery}. `reset()` stops holding.
+   */
+  holdDeliveries(): void;
+  /** New deliveries go out again; those already held stay held until released. */
+  resumeDeliveries(): void;
+  /**
+   * Sends a held delivery (by `delivery_id`, or index in `state().deliveries`)
+   * now; resolves with its first attempt (`{ at, status? , error? }`). Failed
+   * attempts are retried by the usual policy.
+   */
+  releaseDelivery(ref: DeliveryRef): Promise<DeliveryAttempt>;
+  /**
+   * Sends the identical signed bytes and headers of an earlier delivery
+   * again, once (no retries), after `delayMs` real milliseconds (default 0),
+   * to its URL or `url`. It is recorded as a new delivery whose
+   * `redelivery_of` names the original; resolves with its attempt.
+   */
+  redeliver(ref: DeliveryRef, options?: RedeliverOptions): Promise<DeliveryAttempt>;
+  /** The exact request of a past delivery (URL, headers, signed body), to send by other means. */
+  deliveryRequest(ref: DeliveryRef): SignedRequest;
   close(): Promise<void>;
 }
 
@@ -107,6 +189,8 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   if (!Number.isFinite(kycLinkTtlMs) || kycLinkTtlMs <= 0) {
     throw new Error("startAlignSandbox: kycLinkTtlMs must be a positive number");
   }
+  const dialect = resolveDialect(options);
+  const now = options.now ?? Date.now;
   const state = new SandboxState();
   const { dataFile } = options;
   const journal = dataFile
@@ -117,11 +201,16 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       )
     : undefined;
   const faults = new FaultQueue();
-  const deliverer = new WebhookDeliverer(state, options.apiKey, {
-    maxAttempts: options.webhooks?.maxAttempts ?? 5,
-    baseDelayMs: options.webhooks?.baseDelayMs ?? 1000,
-    timeoutMs: options.webhooks?.timeoutMs ?? 5000,
-  });
+  const deliverer = new WebhookDeliverer(
+    state,
+    options.apiKey,
+    {
+      maxAttempts: options.webhooks?.maxAttempts ?? 5,
+      baseDelayMs: options.webhooks?.baseDelayMs ?? 1000,
+      timeoutMs: options.webhooks?.timeoutMs ?? 5000,
+    },
+    { now },
+  );
   let url = "";
   const ctx: ApiContext = {
     state,
@@ -130,7 +219,8 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     environment: options.environment ?? "sandbox",
     profile,
     kycLinkTtlMs,
-    now: Date.now,
+    now,
+    createAnswer: dialect.createAnswer,
   };
   /**
    * Makes what the last handler changed durable, then queues its events: no
@@ -140,7 +230,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const commit = async () => {
     const events = ctx.outbox.splice(0);
     await journal?.durable();
-    for (const event of events) deliverer.publish(event);
+    for (const event of events) await deliverer.publish(event);
   };
   // Pending delay faults, so close() does not wait for (or leave behind) their timers.
   const delays = new Map<NodeJS.Timeout, () => void>();
@@ -155,6 +245,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   const reset = () => {
     state.reset();
     faults.clear();
+    deliverer.reset();
   };
 
   const server = createServer((req, res) => {
@@ -194,14 +285,17 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       return undefined;
     }
     if (parsed.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      const reply = admin(method, parsed.pathname.slice(ADMIN_PREFIX.length), raw);
+      const path = parsed.pathname.slice(ADMIN_PREFIX.length);
+      const reply = path.startsWith("/deliveries/")
+        ? await adminDeliveries(method, path, raw)
+        : admin(method, path, raw);
       await commit();
       send(res, reply, requestId);
       return undefined;
     }
 
     const entry: RequestLogEntry = {
-      at: new Date().toISOString(),
+      at: new Date(now()).toISOString(),
       method,
       route: "unmatched",
       status: 0,
@@ -247,14 +341,15 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
 
     let reply: Reply;
-    if (!authenticated(req, options.apiKey, profile.auth)) {
-      reply = { status: 401, body: { message: "Invalid API key", code: "unauthorized" } };
+    const credential = checkCredential(req, options.apiKey, profile.auth);
+    if (credential !== "ok") {
+      reply = authRefusalReply(dialect.authRefusal[credential], requestId);
     } else {
       try {
         reply = handleAlignRoute(ctx, match.route, match.params, parsed.searchParams, raw);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        reply = error.toReply();
+        reply = shapeRefusal(dialect, error.code, error.toReply());
       }
     }
     await commit();
@@ -306,6 +401,59 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     }
   }
 
+  /**
+   * Delivery controls over HTTP, for a harness in another process:
+   * `POST /deliveries/hold`, `POST /deliveries/resume`,
+   * `POST /deliveries/{ref}/release`, `POST /deliveries/{ref}/redeliver
+   * { delay_ms?, url? }` (both answer the attempt) and `GET /deliveries/{ref}`
+   * (the exact signed request). `ref` is a `delivery_id` or, all digits, an index.
+   */
+  async function adminDeliveries(method: string, path: string, raw: Buffer): Promise<Reply> {
+    const parts = path.split("/");
+    const [, , ref = "", action] = parts;
+    if (parts.length > 4) return { status: 404, body: { message: "Not found", code: "not_found" } };
+    if (method === "POST" && action === undefined && (ref === "hold" || ref === "resume")) {
+      if (ref === "hold") deliverer.hold();
+      else deliverer.resume();
+      return { status: 200, body: {} };
+    }
+    let target: DeliveryRef;
+    try {
+      target = /^\d+$/.test(ref) ? Number(ref) : decodeURIComponent(ref);
+    } catch {
+      return { status: 404, body: { message: "Delivery not found", code: "not_found" } };
+    }
+    if (!state.deliveries.some((entry, index) => entry.delivery_id === target || index === target)) {
+      return { status: 404, body: { message: "Delivery not found", code: "not_found" } };
+    }
+    try {
+      if (method === "GET" && action === undefined) return { status: 200, body: deliverer.request(target) };
+      if (method === "POST" && action === "release") return { status: 200, body: await deliverer.release(target) };
+      if (method === "POST" && action === "redeliver") {
+        const body = raw.length === 0 ? {} : jsonObject(raw);
+        const delayMs = body.delay_ms;
+        if (delayMs !== undefined && (typeof delayMs !== "number" || delayMs < 0 || delayMs > 600_000)) {
+          throw new HttpError(400, "invalid_redelivery", "delay_ms must be 0..600000");
+        }
+        if (body.url !== undefined && typeof body.url !== "string") {
+          throw new HttpError(400, "invalid_redelivery", "url must be a string");
+        }
+        const attempt = await deliverer.redeliver(target, {
+          ...(delayMs === undefined ? {} : { delayMs }),
+          ...(body.url === undefined ? {} : { url: body.url }),
+        });
+        return { status: 200, body: attempt };
+      }
+    } catch (error) {
+      if (error instanceof HttpError) return error.toReply();
+      if (error instanceof DeliveryNotHeldError) {
+        return { status: 409, body: { message: error.message, code: "not_held" } };
+      }
+      throw error;
+    }
+    return { status: 404, body: { message: "Not found", code: "not_found" } };
+  }
+
   /** The hosted flow behind a KYC link: 200 while it is the customer's current, unexpired session, else 410. */
   function kycFlow(sessionId: string): Reply {
     for (const session of state.sessions.values()) {
@@ -346,6 +494,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     reset,
     state: () => state.snapshot(),
     profile: { name: profileName, ...profile },
+    dialect: structuredClone(dialect),
     decideKyc: async (customerId, status) => {
       const customer = state.customers.get(customerId);
       if (!customer) throw new Error(`No customer ${customerId}`);
@@ -353,6 +502,12 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
       await commit();
     },
     deliveriesSettled: () => deliverer.idle(),
+    onEvent: (listener) => deliverer.onEvent(listener),
+    holdDeliveries: () => deliverer.hold(),
+    resumeDeliveries: () => deliverer.resume(),
+    releaseDelivery: (ref) => deliverer.release(ref),
+    redeliver: (ref, redeliverOptions) => deliverer.redeliver(ref, redeliverOptions),
+    deliveryRequest: (ref) => deliverer.request(ref),
     close: async () => {
       deliverer.close();
       state.epoch += 1;
@@ -379,14 +534,21 @@ function statusFault(fault: Extract<FaultAction, { type: "status" }>): Reply {
 }
 
 /**
- * Whether the key arrived in the one form this profile's Align reads. Any
- * other form is a 401, as an API reading only that header would answer.
+ * Whether the key arrived in the one form this profile's Align reads:
+ * `missing` when that header is absent (the key may be in another one),
+ * `wrong` when it holds anything but the key. Either is refused, as an API
+ * reading only that header would.
  */
-function authenticated(req: IncomingMessage, apiKey: string, form: SandboxAuth): boolean {
-  if (form === SandboxAuth.ApiKey) return req.headers["api-key"] === apiKey;
+function checkCredential(req: IncomingMessage, apiKey: string, form: SandboxAuth): "ok" | "missing" | "wrong" {
+  if (form === SandboxAuth.ApiKey) {
+    const header = req.headers["api-key"];
+    if (header === undefined) return "missing";
+    return header === apiKey ? "ok" : "wrong";
+  }
   const authorization = req.headers.authorization;
-  if (form === SandboxAuth.Bearer) return authorization?.replace(/^Bearer\s+/i, "Bearer ") === `Bearer ${apiKey}`;
-  return authorization === apiKey;
+  if (authorization === undefined) return "missing";
+  if (form === SandboxAuth.Authorization) return authorization === apiKey ? "ok" : "wrong";
+  return authorization.replace(/^Bearer\s+/i, "Bearer ") === `Bearer ${apiKey}` ? "ok" : "wrong";
 }
 
 /** Names (never values) of the headers that carry a credential, for tests to check. */

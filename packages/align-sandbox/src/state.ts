@@ -9,6 +9,11 @@ export interface StoredCustomer {
   last_name?: string;
   company_name?: string;
   kycs: StoredKycs | null;
+  /**
+   * When the emulator created it, on its clock. The emulator's own record:
+   * Align's documented customer shape has no such field, so answers leave it out.
+   */
+  created_at?: string;
   [key: string]: unknown;
 }
 
@@ -40,9 +45,14 @@ export interface Delivery {
   url: string;
   /** The exact body that was signed and sent. */
   body: string;
+  /** Its `x-hmac-signature`: hex HMAC-SHA256 of `body`, keyed with the API key. */
+  signature: string;
   event: WebhookPayload;
-  state: "pending" | "delivered" | "failed";
+  /** `held`: recorded while deliveries are held, sent only once released. */
+  state: "pending" | "held" | "delivered" | "failed";
   attempts: DeliveryAttempt[];
+  /** Set on a redelivery: the `delivery_id` whose exact bytes it sent again. */
+  redelivery_of?: string;
 }
 
 export interface WebhookPayload {
@@ -109,11 +119,11 @@ export class SandboxState {
     if (this.requests.length > SandboxState.MAX_LOG_ENTRIES) this.requests.shift();
   }
 
-  /** Records a delivery, dropping the oldest settled ones beyond the cap. */
+  /** Records a delivery, dropping the oldest settled ones beyond the cap (never a held one). */
   logDelivery(delivery: Delivery): void {
     this.deliveries.push(delivery);
     if (this.deliveries.length > SandboxState.MAX_LOG_ENTRIES) {
-      const settled = this.deliveries.findIndex((entry) => entry.state !== "pending");
+      const settled = this.deliveries.findIndex((entry) => entry.state === "delivered" || entry.state === "failed");
       if (settled >= 0) this.deliveries.splice(settled, 1);
     }
   }
@@ -183,6 +193,8 @@ export class SandboxState {
     this.sessions.clear();
     this.deliveries.length = 0;
     this.requests.length = 0;
+    // A new world: its events are ordered from its own clock again (a virtual one may have been rewound).
+    this.#lastEventMs = 0;
     this.onChange?.({ op: "reset" });
   }
 
@@ -190,9 +202,9 @@ export class SandboxState {
     return randomUUID();
   }
 
-  /** Strictly increasing event timestamps, so consumers can order deliveries. */
-  nextEventTime(): string {
-    this.#lastEventMs = Math.max(Date.now(), this.#lastEventMs + 1);
+  /** Strictly increasing event timestamps on the emulator's clock, so consumers can order deliveries. */
+  nextEventTime(nowMs: number): string {
+    this.#lastEventMs = Math.max(nowMs, this.#lastEventMs + 1);
     return new Date(this.#lastEventMs).toISOString();
   }
 
