@@ -151,16 +151,16 @@ describe("faults beneath the SDK's own retries", () => {
   });
 
   it("an answer held past the client's requestTimeout: the SDK gives up, resends, and meets its own write", async () => {
-    // Only here a shorter requestTimeout (300 ms): the test is about the proxy, not the code under test.
+    // Only here a shorter requestTimeout (500 ms): the test is about the proxy, not the code under test.
     const quick = new DynamoDBClient({
       region: "us-east-1",
       endpoint: wire.endpoint,
       credentials: { accessKeyId: "local", secretAccessKey: "local" },
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 2_000, requestTimeout: 300, throwOnRequestTimeout: true },
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 500, throwOnRequestTimeout: true },
     });
     try {
-      wire.arm({ operation: "PutItem", action: { type: "late_response", ms: 600 } });
+      wire.arm({ operation: "PutItem", action: { type: "late_response", ms: 1_000 } });
       const k = key();
       const thrown = await failure(putIfAbsent(k, quick));
       expect(thrown).toBeInstanceOf(ConditionalCheckFailedException);

@@ -110,6 +110,8 @@ const DYNAMO_FAULTS: [string, WireAction, number][] = [
   ["throttled on every attempt", { type: "error", error: "ThrottlingException" }, 3],
   ["a 500 on every attempt", { type: "error", error: "InternalServerError" }, 3],
   ["reset before the table on every attempt", { type: "reset" }, 3],
+  // On a begin this converges only once the lease ends: the resend meets the request's own lock and
+  // answers 409 idempotency_key_in_use (issue 21 #2; test/sdk-self-retry.test.ts pins it).
   ["applied, answer lost once (the SDK resends)", { type: "drop_response" }, 1],
   ["applied, answer lost on every attempt", { type: "drop_response" }, 3],
 ];
