@@ -122,6 +122,11 @@ export interface DynamoWireOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Lag the indexes from the start; see {@link DynamoWire.setLag}. */
   lag?: IndexLagOptions;
+  /**
+   * The credentials of the proxy's own calls (index lag) to the backend. Default `local`/`local`,
+   * as the runtime uses locally; DynamoDB Local without `-sharedDb` keeps one database per access key.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface DynamoWire {
@@ -294,7 +299,7 @@ export async function startDynamoWire(options: DynamoWireOptions): Promise<Dynam
   const backend = new DynamoDBClient({
     endpoint: options.target,
     region: process.env.AWS_REGION ?? "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    credentials: options.credentials ?? { accessKeyId: "local", secretAccessKey: "local" },
   });
 
   const armed: (WireFault & { operation: string; remaining: number })[] = [];
