@@ -2,7 +2,9 @@
  * The customer service's rules pinned branch by branch (issue 17, mutation
  * testing): the API over loopback, dynalite through the AWS SDK, the Align
  * emulator behind a recording loopback proxy (so what was sent to Align is
- * asserted), with a controllable clock for the time boundaries.
+ * asserted), with a controllable clock for the time boundaries. DynamoDB
+ * faults and index lag are injected at the wire, beneath the SDK's own retries
+ * (test/support/dynamo-wire.ts).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,12 +12,13 @@ import { signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { getRuntime, resetRuntime, setClock } from "@align-onboarding/core";
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { installDynamoFaults } from "./support/dynamo-faults.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { type DynamoWire, routeRuntimeThroughWire, type WireFault } from "./support/dynamo-wire.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
 let proxy: Server;
+let wire: DynamoWire;
 /** Every request that reached Align through the proxy: method, path (with query) and body. */
 const sent: { method: string; path: string; body: string }[] = [];
 let clock: number | undefined;
@@ -39,6 +42,7 @@ beforeAll(async () => {
     registerWebhook: false,
     env: { ALIGN_TIMEOUT_MS: "1000", KYC_REFRESH_AFTER_SECONDS: "30" },
   });
+  wire = await routeRuntimeThroughWire(t.stack.dynamo.endpoint);
   const target = sandbox().url;
   proxy = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -79,12 +83,14 @@ beforeAll(async () => {
 afterAll(async () => {
   setClock(Date.now);
   await t.close();
+  await wire.close();
   await new Promise((resolve) => proxy.close(resolve));
 });
 beforeEach(() => {
   sandbox().clearFaults();
   clock = undefined;
   beforeAlign = undefined;
+  wire.clear();
 });
 
 /** A create whose answer is lost after Align committed it: the record is open, the customer an orphan at Align. */
@@ -401,16 +407,22 @@ describe("sandbox-only simulate", () => {
 });
 
 type Line = Record<string, unknown>;
-const faultsByClient = new WeakMap<object, ReturnType<typeof installDynamoFaults>>();
-/** DynamoDB faults on the current runtime's client (installed once per client). */
-function dynamoFaults() {
-  const client = getRuntime().dynamo;
-  let faults = faultsByClient.get(client);
-  if (!faults) {
-    faults = installDynamoFaults(client);
-    faultsByClient.set(client, faults);
-  }
-  return faults;
+/**
+ * Throttles a DynamoDB call on all 3 of the SDK's attempts, so the function sees it fail; returns
+ * a check that it fired on each.
+ */
+function throttled(operation: string, keyPrefix?: string): () => void {
+  const fault: WireFault = {
+    operation,
+    ...(keyPrefix === undefined ? {} : { keyPrefix }),
+    action: { type: "error", error: "ThrottlingException" },
+    count: 3,
+  };
+  wire.arm(fault);
+  return () => {
+    expect(wire.fired({ operation })).toHaveLength(3);
+    expect(wire.unfired()).toBe(0);
+  };
 }
 const lines = () => t.logs.map((line) => JSON.parse(line) as Line);
 const total = (metric: string) =>
@@ -447,9 +459,9 @@ describe("what each path logs, counts and sends", () => {
 
   it("a retry that finds its own recorded customer is logged create_converged and makes no Align call", async () => {
     const body = individual("converged-log@example.com");
-    const faults = dynamoFaults();
-    faults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    const fired = throttled("UpdateItem", "IDEMPOTENCY#");
     expect((await t.api("POST", "/customers", { key: "converged-log", body })).status).toBe(503);
+    fired();
     const creates = alignCalls(AlignRoute.CreateCustomer).length;
     const retried = await t.api("POST", "/customers", { key: "converged-log", body });
     expect(retried.status).toBe(201);
@@ -460,10 +472,10 @@ describe("what each path logs, counts and sends", () => {
   it("a table failure while claiming an orphan is a 503 to retry, never a stored 409", async () => {
     const body = individual("claim-table-fails@example.com");
     await loseCreate("claim-fails", body);
-    const faults = dynamoFaults();
-    faults.add({ command: "PutItemCommand", keyPrefix: "CUSTOMER#", kind: "throttle" });
+    const fired = throttled("PutItem", "CUSTOMER#");
     const failed = await t.api("POST", "/customers", { key: "claim-fails", body });
     expect(failed.status).toBe(503);
+    fired();
     const retried = await t.api("POST", "/customers", { key: "claim-fails", body });
     expect(retried.status).toBe(201);
     expect(retried.json.email).toBe(body.email);
@@ -627,21 +639,20 @@ describe("a lost create meets Align's 409 again", () => {
 
   it("converges on the customer its own attempt recorded when the owner index does not show it yet", async () => {
     const body = individual("converged-via-409@example.com");
-    const faults = dynamoFaults();
-    faults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    // The owner index lags the table (it is eventually consistent): the customer's entry arrives in a minute.
+    await wire.setLag({
+      table: t.stack.tableName,
+      delay: ({ key }) => (key.pk?.S?.startsWith("CUSTOMER#") ? 60_000 : 0),
+    });
+    onTestFinished(() => wire.setLag(undefined));
+    const fired = throttled("UpdateItem", "IDEMPOTENCY#");
     expect((await t.api("POST", "/customers", { key: "converged-409", body })).status).toBe(503);
+    fired();
     const id = sandbox()
       .state()
       .customers.find((customer) => customer.email === body.email)?.customer_id;
     expect(await customerItem(id)).toBeDefined();
-    // The index lags the table (it is eventually consistent): the item is not in it yet.
-    await t.stack.dynamo.client.send(
-      new UpdateItemCommand({
-        TableName: t.stack.tableName,
-        Key: { pk: { S: `CUSTOMER#${id}` }, sk: { S: "CUSTOMER" } },
-        UpdateExpression: "REMOVE gsi1pk, gsi1sk",
-      }),
-    );
+    expect(wire.lagPending()).toBeGreaterThan(0); // the record is in the table, not yet in the index
     const creates = alignCalls(AlignRoute.CreateCustomer).length;
     const retried = await t.api("POST", "/customers", { key: "converged-409", body });
     expect(retried.status).toBe(201);
@@ -849,9 +860,10 @@ describe("GET /customers/{id}: what a refresh serves", () => {
 describe("GET /customers: a table failure is not the caller's cursor", () => {
   it("a throttled query is a 503 to retry, not a 400 invalid cursor", async () => {
     await t.api("POST", "/customers", { body: individual("list-throttled@example.com") });
-    dynamoFaults().add({ command: "QueryCommand", kind: "throttle" });
+    const fired = throttled("Query");
     const answer = await t.api("GET", "/customers?limit=1");
     expect(answer.status).toBe(503);
+    fired();
     expect((await t.api("GET", "/customers?limit=1")).status).toBe(200);
   });
 });

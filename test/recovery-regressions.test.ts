@@ -1,16 +1,17 @@
 /**
  * Regressions of the correctness review (issue 11): each test is named after
  * the behaviour it pins, and each failed on the code before the redesign.
- * Real parts only: the API over loopback, dynalite through the AWS SDK, the
+ * Real parts only: the API over loopback, dynalite through the AWS SDK (with
+ * DynamoDB faults injected at the wire, beneath the SDK's own retries), the
  * Align emulator with injected faults.
  */
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { installDynamoFaults } from "./support/dynamo-faults.js";
+import { type DynamoWire, routeRuntimeThroughWire, type WireFault } from "./support/dynamo-wire.js";
 import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
-let dynamoFaults: ReturnType<typeof installDynamoFaults>;
+let wire: DynamoWire;
 const sandbox = () => {
   const s = t.stack.sandbox;
   if (!s) throw new Error("emulator expected");
@@ -30,14 +31,23 @@ beforeAll(async () => {
     registerWebhook: false,
     env: { ALIGN_TIMEOUT_MS: "1000", KYC_REFRESH_AFTER_SECONDS: "0" },
   });
-  const { getRuntime } = await import("@align-onboarding/core");
-  dynamoFaults = installDynamoFaults(getRuntime().dynamo);
+  wire = await routeRuntimeThroughWire(t.stack.dynamo.endpoint);
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await t.close();
+  await wire.close();
+});
 beforeEach(() => {
   sandbox().clearFaults();
-  dynamoFaults.clear();
+  wire.clear();
 });
+/** Completing an idempotency record is throttled on all 3 of the SDK's attempts: the function sees it fail. */
+const COMPLETION_THROTTLED: WireFault = {
+  operation: "UpdateItem",
+  keyPrefix: "IDEMPOTENCY#",
+  action: { type: "error", error: "ThrottlingException" },
+  count: 3,
+};
 
 describe("recovery after an unknown outcome", () => {
   it("never converges on a customer that another key of the same caller made", async () => {
@@ -118,9 +128,10 @@ describe("recovery after an unknown outcome", () => {
     const email = "recorded-before-crash@example.com";
     const body = individual(email);
     // The customer is recorded, then completing the idempotency record fails: the outcome is unknown.
-    dynamoFaults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    wire.arm(COMPLETION_THROTTLED);
     const first = await t.api("POST", "/customers", { key: "crash-1", body });
     expect(first.status).toBe(503);
+    expect(wire.fired()).toHaveLength(3);
     const [recorded] = await customerItems(email);
     // Align loses the customer (as the emulator did when killed before saving): a blind retry would make another.
     sandbox().reset();
@@ -133,8 +144,9 @@ describe("recovery after an unknown outcome", () => {
 
   it("a completion that fails is a 503 and releases the key as uncertain: the retry converges at once", async () => {
     const body = individual("completion-fails@example.com");
-    dynamoFaults.add({ command: "UpdateItemCommand", keyPrefix: "IDEMPOTENCY#", kind: "throttle" });
+    wire.arm(COMPLETION_THROTTLED);
     const first = await t.api("POST", "/customers", { key: "complete-1", body });
+    expect(wire.fired()).toHaveLength(3);
     // Not a 201: an answer is final only once stored, so that every retry can replay it.
     expect(first.status).toBe(503);
     expect(first.headers.get("retry-after")).not.toBeNull();
@@ -147,6 +159,24 @@ describe("recovery after an unknown outcome", () => {
     ]);
     const replayed = await t.api("POST", "/customers", { key: "complete-1", body });
     expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+  });
+  it("a completion that applied but whose answer was lost on every SDK attempt is a 503; the retry replays the stored 201", async () => {
+    const body = individual("completion-applied-lost@example.com");
+    wire.arm({ operation: "UpdateItem", keyPrefix: "IDEMPOTENCY#", action: { type: "drop_response" }, count: 3 });
+    const first = await t.api("POST", "/customers", { key: "applied-lost-1", body });
+    expect(wire.fired({ action: "drop_response" })).toHaveLength(3);
+    // The function cannot know the completion applied: it answers "retry", never a final answer it could not replay.
+    expect(first.status).toBe(503);
+    expect((await t.items("IDEMPOTENCY")).some((item) => item.state === "completed")).toBe(true);
+    const retried = await t.api("POST", "/customers", { key: "applied-lost-1", body });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get("idempotent-replayed")).toBe("true");
+    expect(
+      sandbox()
+        .state()
+        .customers.filter((customer) => customer.email === body.email),
+    ).toHaveLength(1);
+    expect(await customerItems(body.email)).toHaveLength(1);
   });
 });
 

@@ -1,14 +1,20 @@
 /**
  * `npm run test:crash`: the local stack survives a kill -9 without lying to
- * callers. It starts `npm start` as a child process (its own process group,
- * free ports, its own DATA_DIR), fires a bounded burst of creates with
+ * callers. It starts the local stack as a child process (what `npm start`
+ * runs, through test/crash/stack-behind-wire.ts: its own process group, free
+ * ports, its own DATA_DIR) whose functions reach the table through a wire
+ * proxy in this process (test/support/dynamo-wire.ts), so the SDK's own
+ * retries run as on AWS and DynamoDB faults hit the burst beneath them: lost
+ * answers of applied writes, 500s, throttles, resets, slow reads. It fires a
+ * bounded burst of creates with
  * distinct Idempotency-Keys, kill -9s the whole process group mid-burst,
  * restarts it on the same data and retries every request that got no final
  * answer with its key, as a client would. Then:
  * - every 201 (before or after the crash) is readable;
  * - Align (the emulator) has exactly one customer per email that got a 201, and at most one for any email;
  * - every customer record we hold has its Align customer;
- * - no key is stuck answering 5xx.
+ * - no key is stuck answering 5xx;
+ * - every DynamoDB fault armed at the wire fired.
  * The numbers are printed (one JSON line, `crash-test`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -19,6 +25,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalDefaults, signToken } from "@align-onboarding/local";
 import { afterAll, describe, expect, it } from "vitest";
+import { type DynamoWire, startDynamoWire, type WireFault } from "../support/dynamo-wire.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BURST = Number(process.env.CRASH_BURST ?? 60);
@@ -31,6 +38,24 @@ const RETRY_BUDGET_MS = 45_000;
 const token = signToken(LocalDefaults.jwt, "crash-user", 3600);
 const dataDir = mkdtempSync(join(tmpdir(), "crash-"));
 let stack: ChildProcess | undefined;
+let wire: DynamoWire | undefined;
+
+/** Armed at the wire for the burst; each hits the first matching SDK attempts, before or after the kill. */
+const WIRE_FAULTS: WireFault[] = [
+  // Applied, answer lost: the SDK resends a begin or a completion that already applied.
+  { operation: "PutItem", keyPrefix: "IDEMPOTENCY#", action: { type: "drop_response" }, count: 2 },
+  { operation: "UpdateItem", keyPrefix: "IDEMPOTENCY#", action: { type: "drop_response" }, count: 2 },
+  { operation: "PutItem", keyPrefix: "CUSTOMER#", action: { type: "error", error: "InternalServerError" }, count: 2 },
+  // Three in a row: more than the SDK's attempts absorb, so one begin fails to the function.
+  {
+    operation: "PutItem",
+    keyPrefix: "IDEMPOTENCY#",
+    action: { type: "error", error: "ThrottlingException" },
+    count: 3,
+  },
+  { operation: "UpdateItem", keyPrefix: "IDEMPOTENCY#", action: { type: "reset" }, count: 2 },
+  { operation: "GetItem", action: { type: "slow", ms: 300 }, count: 3 },
+];
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -42,14 +67,15 @@ async function freePort(): Promise<number> {
 
 const ports = { api: 0, align: 0, dynamo: 0 };
 
-/** `npm start` in its own process group, so one signal reaches npm, tsx and node alike. */
+/** The stack in its own process group, so one signal reaches tsx and node alike. */
 async function startStack(): Promise<ChildProcess> {
-  const child = spawn("npm", ["start"], {
+  const child = spawn(join(ROOT, "node_modules/.bin/tsx"), ["--conditions=source", "test/crash/stack-behind-wire.ts"], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
+      CRASH_DYNAMO_WIRE: wire?.endpoint ?? "",
       PORT: String(ports.api),
       ALIGN_SANDBOX_PORT: String(ports.align),
       DYNAMODB_PORT: String(ports.dynamo),
@@ -63,7 +89,7 @@ async function startStack(): Promise<ChildProcess> {
   child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (exited(child)) throw new Error(`npm start exited ${child.exitCode}: ${output.join("").slice(-2000)}`);
+    if (exited(child)) throw new Error(`the stack exited ${child.exitCode}: ${output.join("").slice(-2000)}`);
     try {
       if ((await fetch(`http://127.0.0.1:${ports.api}/openapi.json`, { signal: AbortSignal.timeout(2_000) })).ok) {
         return child;
@@ -73,7 +99,7 @@ async function startStack(): Promise<ChildProcess> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`npm start was not ready within 30 s: ${output.join("").slice(-2000)}`);
+  throw new Error(`the stack was not ready within 30 s: ${output.join("").slice(-2000)}`);
 }
 
 /** Exited, by a code or (kill -9) a signal. */
@@ -128,8 +154,9 @@ async function create(key: string, email: string): Promise<Attempt> {
 /** Worth retrying with the same key: no answer, a 5xx, or the key still locked by a dead invocation. */
 const unsettled = (attempt: Attempt) => attempt.status === 0 || attempt.status >= 500 || attempt.status === 409;
 
-afterAll(() => {
+afterAll(async () => {
   killStack(stack, "SIGTERM");
+  await wire?.close();
 });
 
 describe("kill -9 of the local stack mid-burst", () => {
@@ -138,7 +165,10 @@ describe("kill -9 of the local stack mid-burst", () => {
     ports.api = await freePort();
     ports.align = await freePort();
     ports.dynamo = await freePort();
+    // The wire outlives the kill, as the network would; it forwards to the stack's dynalite on a fixed port.
+    wire = await startDynamoWire({ target: `http://127.0.0.1:${ports.dynamo}` });
     stack = await startStack();
+    for (const fault of WIRE_FAULTS) wire.arm(fault);
     const run = Date.now().toString(36);
     const requests = Array.from({ length: BURST }, (_, i) => ({
       key: `crash-${run}-${i}`,
@@ -269,11 +299,20 @@ describe("kill -9 of the local stack mid-burst", () => {
       our_records: ours.length,
       emails_with_two_records: duplicatedRecords.length,
       records_without_align_customer: orphans.length,
+      wire_faults_fired: Object.fromEntries(
+        [...new Set(wire.fired().map((fault) => `${fault.operation} ${fault.error ?? fault.action}`))].map((what) => [
+          what,
+          wire?.fired().filter((fault) => `${fault.operation} ${fault.error ?? fault.action}` === what).length,
+        ]),
+      ),
+      wire_faults_unfired: wire.unfired(),
       total_ms: Date.now() - started,
     };
     console.log(JSON.stringify({ "crash-test": report }));
 
     expect(killedAt, "the stack was killed mid-burst").toBeGreaterThan(0);
+    expect(report.wire_faults_unfired, "DynamoDB faults armed at the wire that never fired").toBe(0);
+    expect(wire.fired()).toHaveLength(WIRE_FAULTS.reduce((sum, fault) => sum + (fault.count ?? 1), 0));
     expect(report.stuck_keys, "keys still answering 5xx/409/nothing after the retry budget").toBe(0);
     expect(unreadable, "201s that cannot be read back").toEqual([]);
     expect(report.final_201, "every create settles as 201").toBe(BURST);
