@@ -174,10 +174,17 @@ describe("CustomerStore.observe: the as-of rule, each bound from both sides", ()
     await store.create("alice", { customer: customer(status), asOf }, "idem", S);
   };
 
-  it("a lower progress replaces the stored one only when more than 10 s newer", async () => {
+  it("approved never moves back, however much later the observation", async () => {
     await seed("approved");
-    expect(await store.observe(id, { customer: customer("pending"), asOf: S + 10_000 }, S + 1)).toBe("stale");
+    expect(await store.observe(id, { customer: customer("pending"), asOf: S + 60_000 }, S + 60_000)).toBe("stale");
+    expect(await store.observe(id, { customer: customer("rejected"), asOf: S + 60_000 }, S + 60_000)).toBe("stale");
     expect(await statusOf()).toBe("approved");
+  });
+
+  it("a lower progress replaces the stored one only when more than 10 s newer", async () => {
+    await seed("rejected");
+    expect(await store.observe(id, { customer: customer("pending"), asOf: S + 10_000 }, S + 1)).toBe("stale");
+    expect(await statusOf()).toBe("rejected");
     expect(await store.observe(id, { customer: customer("pending"), asOf: S + 10_001 }, S + 2)).toBe("applied");
     expect(await statusOf()).toBe("pending");
     const item = await itemOf();

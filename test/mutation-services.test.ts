@@ -236,7 +236,7 @@ describe("Align's 409 without a visible customer", () => {
     ]);
   });
 
-  it("a lower-case email is looked up once; a duplicate Align does not show is a 409 to retry, not stored", async () => {
+  it("a lower-case email is looked up once; a duplicate Align does not show is a final 409, stored", async () => {
     const email = "spelled-lower@example.com";
     expect(
       (await t.api("POST", "/customers", { body: individual(email), token: t.stack.token("user-b") })).status,
@@ -248,14 +248,14 @@ describe("Align's 409 without a visible customer", () => {
     });
     const answer = await t.api("POST", "/customers", { key: "unseen-dup", body: individual(email) });
     expect(answer.status).toBe(409);
-    expect(answer.headers.get("retry-after")).toBe("2");
+    expect(answer.headers.get("retry-after")).toBeNull();
     expect(alignCalls(AlignRoute.ListCustomers).length - before).toBe(1);
-    // Not stored: the same key decides again (Align asked again, and this time the answer is final).
+    // Final (no earlier attempt of this key could be its author): stored and replayed, Align not asked again.
     const creates = alignCalls(AlignRoute.CreateCustomer).length;
     const again = await t.api("POST", "/customers", { key: "unseen-dup", body: individual(email) });
     expect(again.status).toBe(409);
-    expect(again.headers.get("idempotent-replayed")).toBeNull();
-    expect(alignCalls(AlignRoute.CreateCustomer).length).toBe(creates + 1);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(alignCalls(AlignRoute.CreateCustomer).length).toBe(creates);
   });
 });
 
@@ -607,7 +607,7 @@ describe("what each path logs, counts and sends", () => {
 });
 
 describe("a lost create meets Align's 409 again", () => {
-  it("does not claim an orphan that another caller's open attempt at the identical request may have made", async () => {
+  it("claims an orphan even while another caller's identical attempt is open: the first claim wins, the other gets 409 without the id", async () => {
     const body = individual("contested@example.com");
     await loseCreate("contested-a", body);
     const orphan = sandbox()
@@ -619,22 +619,16 @@ describe("a lost create meets Align's 409 again", () => {
     sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "drop", when: "before_commit" } });
     expect((await t.api("POST", "/customers", { key: "contested-b", body, token: tokenB })).status).toBe(502);
 
-    const contested = await t.api("POST", "/customers", { key: "contested-a", body });
-    expect(contested.status).toBe(409);
-    expect(contested.json.code).toBe("email_already_exists");
-    expect(contested.json.customer_id).toBeUndefined();
-    expect(contested.headers.get("retry-after")).toBe("2");
-    expect(requestLine("create_orphan_contested", orphan?.customer_id)).toBeDefined();
-    expect(await customerItem(orphan?.customer_id)).toBeUndefined();
-
-    // user-b's attempt gets a definite answer (Align refuses it), so it leaves the index: user-a's retry,
-    // whose 409 was not stored, now claims the orphan.
-    sandbox().addFault({ route: AlignRoute.CreateCustomer, action: { type: "status", status: 400 } });
-    expect((await t.api("POST", "/customers", { key: "contested-b", body, token: tokenB })).status).toBe(422);
     const claimed = await t.api("POST", "/customers", { key: "contested-a", body });
     expect(claimed.status).toBe(201);
     expect(claimed.json.customer_id).toBe(orphan?.customer_id);
+    expect(requestLine("create_recovered", orphan?.customer_id)).toBeDefined();
     expect((await customerItem(orphan?.customer_id))?.owner).toBe("user-a");
+
+    const refused = await t.api("POST", "/customers", { key: "contested-b", body, token: tokenB });
+    expect(refused.status).toBe(409);
+    expect(refused.json.customer_id).toBeUndefined();
+    expect(refused.headers.get("retry-after")).toBeNull();
   });
 
   it("converges on the customer its own attempt recorded when the owner index does not show it yet", async () => {

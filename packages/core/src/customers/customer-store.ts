@@ -1,5 +1,5 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { type Customer, KycStatus, type Kycs } from "@align-onboarding/align";
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { type Customer, KycStatus } from "@align-onboarding/align";
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -10,10 +10,13 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
-import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
+import type { DynamoSender } from "../conditional-write.js";
 import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
+import { type IncomingOrder, kycRank, nextAsOf, nextLinkAt, type OrderingState, order, sessionOf } from "./ordering.js";
+
+export { kycRank } from "./ordering.js";
 
 /** A customer we created, owned by the caller (`sub`) that created it. */
 export interface CustomerRecord {
@@ -23,12 +26,16 @@ export interface CustomerRecord {
   customer: Customer;
   /** When we last had Align's state (epoch ms, our clock): drives GET's refresh. */
   syncedAt: number;
-  /** The instant of the Align observation the stored copy comes from (epoch ms; see {@link CustomerStore.observe}). */
+  /** The instant of the Align observation the stored copy comes from (epoch ms; see `order` in ordering.ts). */
   asOf: number;
   /** The idempotency record whose create recorded it; undefined for a customer claimed otherwise. */
   createdBy: string | undefined;
   /** When the stored KYC link was issued to us (epoch ms), if we opened its session; else unknown. */
   kycLinkAt: number | undefined;
+  /** The delivery last applied (a hash of its bytes), if the stored copy came from a webhook. */
+  lastSource: string | undefined;
+  /** Counts the record's writes: every write after the first is conditional on the version it read. */
+  version: number;
   createdAt: string;
 }
 
@@ -41,7 +48,7 @@ export interface CustomerPage {
 /** An Align observation to record: Align's customer, and the instant it describes. */
 export interface Observation {
   customer: Customer;
-  /** Epoch ms: when we asked Align (our calls) or the event's `created_at` (webhooks, clamped). */
+  /** Epoch ms: when we asked Align (our calls) or the event's `created_at` (webhooks, as sent). */
   asOf: number;
   /** Identifies a webhook delivery (a hash of its body): the same delivery again is a `duplicate`. */
   source?: string;
@@ -50,6 +57,14 @@ export interface Observation {
 }
 
 export type ObserveResult = "applied" | "stale" | "duplicate" | "unknown";
+
+/** A write {@link CustomerStore.observeUpdate} decided on, to be sent elsewhere (with an idempotency completion). */
+export interface PlannedObservation {
+  /** The conditional update; its condition fails when the record changed since it was read. */
+  update: Update;
+  /** What the ordering rule decided (`apply` or `bookkeeping`). */
+  verdict: "apply" | "bookkeeping";
+}
 
 type Item = Record<string, AttributeValue>;
 
@@ -66,24 +81,6 @@ export class InvalidCursorError extends Error {
 /** Raised for a stored item that lacks an attribute every write sets: it is never served with blanks. */
 export class CorruptRecordError extends Error {
   override name = "CorruptRecordError";
-}
-
-/**
- * Observations closer than this are ordered by KYC progress, not by their
- * instants: our own instants are when we *asked* (Align answered somewhat
- * later), and Align's clock may differ from ours by a little.
- */
-export const OBSERVATION_WINDOW_MS = 10_000;
-
-/** KYC progress: none < pending < rejected < approved (an unknown status counts as pending). */
-const KYC_RANK = new Map<string, number>([
-  ["pending", 1],
-  ["rejected", 2],
-  ["approved", 3],
-]);
-export function kycRank(kycs: Kycs | null | undefined): number {
-  if (kycs === null || kycs === undefined) return 0;
-  return KYC_RANK.get(kycs.status) ?? 1;
 }
 
 const cap = (value: unknown, max: number): string | undefined =>
@@ -151,8 +148,37 @@ function decode(item: Item): CustomerRecord {
     asOf: Number(required(item, "as_of", "N")),
     createdBy: item.created_by?.S,
     kycLinkAt: item.kyc_link_at?.N === undefined ? undefined : Number(item.kyc_link_at.N),
+    lastSource: item.last_source?.S,
+    version: item.version?.N === undefined ? 0 : Number(item.version.N),
     createdAt: required(item, "created_at", "S"),
   };
+}
+
+function orderingState(record: CustomerRecord): OrderingState {
+  return {
+    rank: kycRank(record.customer.kycs),
+    session: sessionOf(record.customer.kycs),
+    linkAt: record.kycLinkAt,
+    asOf: record.asOf,
+    lastSource: record.lastSource,
+  };
+}
+
+function incomingOrder(customer: Customer, observation: Observation): IncomingOrder {
+  return {
+    rank: kycRank(customer.kycs),
+    session: sessionOf(customer.kycs),
+    linkIssuedAt: observation.linkIssuedAt,
+    asOf: observation.asOf,
+    source: observation.source,
+  };
+}
+
+/** The record's version condition: unchanged since it was read (items written before versions count as 0). */
+function unchangedSince(version: number): { expression: string; values: Record<string, AttributeValue> } {
+  return version === 0
+    ? { expression: "attribute_exists(pk) AND attribute_not_exists(version)", values: {} }
+    : { expression: "version = :version", values: { ":version": { N: String(version) } } };
 }
 
 /**
@@ -160,8 +186,10 @@ function decode(item: Item): CustomerRecord {
  * owner index. The Align customer (with the email, which is PII) is kept as a
  * JSON attribute, never in a key.
  *
- * One write rule covers every write after the first (create's read-back, KYC
- * start, GET's refresh, webhooks): see {@link CustomerStore.observe}.
+ * One ordering rule covers every write after the first (create's read-back,
+ * KYC start, GET's refresh, webhooks): `order` in ordering.ts, applied by
+ * {@link CustomerStore.observe} as a read and a write conditional on the
+ * version read.
  */
 export class CustomerStore {
   readonly #db: DynamoSender;
@@ -207,14 +235,18 @@ export class CustomerStore {
   ): Promise<CustomerRecord> {
     const customer = projectCustomer(observation.customer);
     const createdAt = new Date(now).toISOString();
+    const incoming = incomingOrder(customer, observation);
+    const linkAt = incoming.session === undefined ? undefined : observation.linkIssuedAt;
     const record: CustomerRecord = {
       customerId: customer.customer_id,
       owner,
       customer,
       syncedAt: now,
-      asOf: observation.asOf,
+      asOf: nextAsOf(undefined, incoming, now),
       createdBy,
-      kycLinkAt: observation.linkIssuedAt,
+      kycLinkAt: linkAt,
+      lastSource: observation.source,
+      version: 1,
       createdAt,
     };
     try {
@@ -229,11 +261,14 @@ export class CustomerStore {
             owner: { S: owner },
             data: { S: JSON.stringify(customer) },
             synced_at: { N: String(now) },
-            as_of: { N: String(observation.asOf) },
-            kyc_rank: { N: String(kycRank(customer.kycs)) },
+            as_of: { N: String(record.asOf) },
+            kyc_rank: { N: String(incoming.rank) },
+            version: { N: "1" },
             created_at: { S: createdAt },
             ...(createdBy === undefined ? {} : { created_by: { S: createdBy } }),
-            ...(observation.linkIssuedAt === undefined ? {} : { kyc_link_at: { N: String(observation.linkIssuedAt) } }),
+            ...(incoming.session === undefined ? {} : { kyc_session: { S: incoming.session } }),
+            ...(linkAt === undefined ? {} : { kyc_link_at: { N: String(linkAt) } }),
+            ...(observation.source === undefined ? {} : { last_source: { S: observation.source } }),
           },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
@@ -245,67 +280,125 @@ export class CustomerStore {
       if (existing?.owner !== owner) {
         throw new CustomerOwnedElsewhereError("Customer is recorded for another owner", { cause: error });
       }
-      await this.observe(customer.customer_id, observation, now);
+      // Ours already (the SDK resent a put that had applied, or another attempt of this owner recorded it).
+      await this.observe(customer.customer_id, observation, now, existing);
       return (await this.get(customer.customer_id)) ?? existing;
     }
   }
 
   /**
-   * The as-of rule, the one write rule for a recorded customer: store Align's
-   * customer as observed at `asOf` unless a fresher observation is stored.
-   * - An observation more than {@link OBSERVATION_WINDOW_MS} newer than the
-   *   stored one replaces it; one more than that older is refused.
-   * - Within the window, KYC progress decides (none < pending < rejected <
-   *   approved) and, at equal progress, the later instant (ties: arrival
-   *   order). So a slow answer to an early question never undoes a later
-   *   answer, and two events of one instant never move a status back.
+   * Records an Align observation of a recorded customer under the ordering
+   * rule (`order` in ordering.ts): reads the record (or starts from `known`),
+   * decides, and writes on condition that the record is unchanged since that
+   * read; a concurrent write makes it read and decide again. A write of its
+   * own that the SDK resent after it applied is recognised by its write id.
    *
-   * A delivery that was the last one applied (same `source`) is refused as a
-   * `duplicate`, so a redelivery writes nothing.
-   *
-   * @returns `applied`, `stale` (a fresher copy is stored), `duplicate` or `unknown` (no such record).
+   * @returns `applied` (the observation, or just its link's issue instant,
+   * was written), `stale` (a newer copy is stored), `duplicate` (the same
+   * delivery was the last applied) or `unknown` (no such record).
    */
-  async observe(customerId: string, observation: Observation, now = clockNow()): Promise<ObserveResult> {
-    const applied = await conditionalWrite(
-      this.#db,
-      new UpdateItemCommand(this.observeUpdate(customerId, observation, now)),
-    );
-    if (applied) return "applied";
-    const { source } = observation;
-    const current = await this.#read(customerId);
-    if (!current) return "unknown";
-    return source !== undefined && current.last_source?.S === source ? "duplicate" : "stale";
+  async observe(
+    customerId: string,
+    observation: Observation,
+    now = clockNow(),
+    known?: CustomerRecord,
+  ): Promise<ObserveResult> {
+    const writeId = randomUUID();
+    let record = known;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      record ??= await this.get(customerId);
+      if (!record) return "unknown";
+      const planned = this.#plan(record, observation, now, writeId);
+      if (!planned.update) return planned.verdict === "duplicate" ? "duplicate" : "stale";
+      try {
+        await this.#db.send(new UpdateItemCommand(planned.update));
+        return "applied";
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      const current = await this.#read(customerId);
+      if (current?.write_id?.S === writeId) return "applied";
+      record = current ? decode(current) : undefined;
+    }
+    // Five writers in a row changed it under us: the newest of them stands, and this is older than it.
+    return "stale";
   }
 
   /**
-   * The conditional update {@link observe} makes, to be written elsewhere
-   * (with an idempotency completion: see `IdempotencyStore.completeWith`).
-   * Its condition fails when a fresher copy is stored or the record is gone.
+   * The write {@link observe} would make first, given the record as read: to
+   * be sent elsewhere (with an idempotency completion; see
+   * `IdempotencyStore.completeWith`), followed by {@link observe} if its
+   * condition fails. Undefined when the ordering rule writes nothing.
    */
-  observeUpdate(customerId: string, observation: Observation, now = clockNow()): Update {
+  observeUpdate(record: CustomerRecord, observation: Observation, now = clockNow()): PlannedObservation | undefined {
+    const planned = this.#plan(record, observation, now, randomUUID());
+    return planned.update && { update: planned.update, verdict: planned.verdict as "apply" | "bookkeeping" };
+  }
+
+  #plan(
+    record: CustomerRecord,
+    observation: Observation,
+    now: number,
+    writeId: string,
+  ): { verdict: ReturnType<typeof order>; update?: Update } {
     const customer = projectCustomer(observation.customer);
-    const { asOf, source, linkIssuedAt } = observation;
-    const sets = ["#data = :data", "synced_at = :now", "as_of = :as_of", "kyc_rank = :rank"];
-    if (source !== undefined) sets.push("last_source = :source");
-    if (linkIssuedAt !== undefined) sets.push("kyc_link_at = :link_at");
-    return {
+    const stored = orderingState(record);
+    const incoming = incomingOrder(customer, observation);
+    const verdict = order(stored, incoming, now);
+    const condition = unchangedSince(record.version);
+    const base = {
       TableName: this.#table,
-      Key: itemKey(ItemKind.Customer, customerId),
-      UpdateExpression: `SET ${sets.join(", ")}`,
-      ConditionExpression:
-        "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
-        "(as_of <= :window_end AND (kyc_rank < :rank OR (kyc_rank = :rank AND as_of <= :as_of))))" +
-        (source === undefined ? "" : " AND (attribute_not_exists(last_source) OR last_source <> :source)"),
-      ExpressionAttributeNames: { "#data": "data" },
-      ExpressionAttributeValues: {
-        ":data": { S: JSON.stringify(customer) },
-        ":now": { N: String(now) },
-        ":as_of": { N: String(asOf) },
-        ":rank": { N: String(kycRank(customer.kycs)) },
-        ":window_start": { N: String(asOf - OBSERVATION_WINDOW_MS) },
-        ":window_end": { N: String(asOf + OBSERVATION_WINDOW_MS) },
-        ...(source === undefined ? {} : { ":source": { S: source } }),
-        ...(linkIssuedAt === undefined ? {} : { ":link_at": { N: String(linkIssuedAt) } }),
+      Key: itemKey(ItemKind.Customer, record.customerId),
+      ConditionExpression: condition.expression,
+    };
+    const version = { ":next": { N: String(record.version + 1) }, ":write_id": { S: writeId } };
+    if (verdict === "bookkeeping") {
+      return {
+        verdict,
+        update: {
+          ...base,
+          UpdateExpression: "SET kyc_link_at = :link_at, version = :next, write_id = :write_id",
+          ExpressionAttributeValues: {
+            ...condition.values,
+            ...version,
+            ":link_at": { N: String(incoming.linkIssuedAt) },
+          },
+        },
+      };
+    }
+    if (verdict !== "apply") return { verdict };
+    const linkAt = nextLinkAt(stored, incoming);
+    const sets = [
+      "#data = :data",
+      "synced_at = :now",
+      "as_of = :as_of",
+      "kyc_rank = :rank",
+      "version = :next",
+      "write_id = :write_id",
+    ];
+    const removes: string[] = [];
+    if (incoming.session === undefined) removes.push("kyc_session");
+    else sets.push("kyc_session = :session");
+    if (linkAt === undefined) removes.push("kyc_link_at");
+    else sets.push("kyc_link_at = :link_at");
+    if (observation.source !== undefined) sets.push("last_source = :source");
+    return {
+      verdict,
+      update: {
+        ...base,
+        UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
+        ExpressionAttributeNames: { "#data": "data" },
+        ExpressionAttributeValues: {
+          ...condition.values,
+          ...version,
+          ":data": { S: JSON.stringify(customer) },
+          ":now": { N: String(now) },
+          ":as_of": { N: String(nextAsOf(stored, incoming, now)) },
+          ":rank": { N: String(incoming.rank) },
+          ...(incoming.session === undefined ? {} : { ":session": { S: incoming.session } }),
+          ...(linkAt === undefined ? {} : { ":link_at": { N: String(linkAt) } }),
+          ...(observation.source === undefined ? {} : { ":source": { S: observation.source } }),
+        },
       },
     };
   }

@@ -1,15 +1,12 @@
-import { createHmac } from "node:crypto";
 import { AlignConflictError, alignRequestId, type Customer, safeParse, toFieldErrors } from "@align-onboarding/align";
 import type { Caller } from "../auth.js";
 import { now } from "../clock.js";
-import { requireAlignKey } from "../config.js";
 import type { ParsedBody } from "../http/body.js";
 import type { Invocation } from "../http/handler.js";
 import { Disposition, ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
 import { requestFingerprint, scopeId } from "../idempotency/fingerprint.js";
 import { type Attempt, runIdempotent } from "../idempotency/run.js";
-import type { Intent } from "../idempotency/store.js";
 import { errorFields } from "../log.js";
 import { Metric } from "../metrics.js";
 import {
@@ -59,10 +56,9 @@ export async function ownedCustomer(
   return record;
 }
 
-function idempotent(invocation: Invocation, caller: Caller, key: string, json: unknown, intent?: Intent) {
+function idempotent(invocation: Invocation, caller: Caller, key: string, json: unknown) {
   const { request, runtime, log } = invocation;
   return {
-    ...(intent ? { intent } : {}),
     store: runtime.idempotency,
     id: scopeId(request.routeKey, caller.sub, key),
     fingerprint: requestFingerprint(request.method, request.rawPath, json),
@@ -78,23 +74,6 @@ function idempotent(invocation: Invocation, caller: Caller, key: string, json: u
 const normalised = (value: string | null | undefined) => (value ?? "").trim().toLowerCase();
 const same = (a: string | null | undefined, b: string | undefined) => normalised(a) === normalised(b);
 
-const keyedHash = (invocation: Invocation, text: string) =>
-  createHmac("sha256", requireAlignKey(invocation.runtime.config)).update(text).digest("hex");
-
-/**
- * What a create is about, as HMACs keyed with the Align API key (neither the
- * email nor a guessable hash of it sits in the table): the email (indexed),
- * and every field that decides whether an Align customer is this request's.
- */
-function createIntent(invocation: Invocation, caller: Caller, body: CreateCustomerBody): Intent {
-  const fields = [body.email, body.type, body.first_name, body.last_name, body.company_name].map(normalised);
-  return {
-    owner: caller.sub,
-    subject: keyedHash(invocation, normalised(body.email)),
-    detail: keyedHash(invocation, JSON.stringify(fields)),
-  };
-}
-
 /**
  * Whether an Align customer is the one this request describes (before claiming an orphan). The email is
  * not compared again: every candidate comes from a lookup that kept only the request's email.
@@ -107,24 +86,38 @@ function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
 }
 
 /**
+ * How long after an attempt Align's lookup by email may still miss the
+ * customer that attempt made: while an earlier attempt of this key is this
+ * recent, a duplicate Align reports but does not show may be that attempt's.
+ */
+export const ALIGN_LOOKUP_LAG_MS = 60_000;
+
+/**
  * Align said the email exists. Find that customer (exact email, normalised) and decide:
  * - ours and recorded by this very idempotency record (an earlier attempt whose
  *   answer was lost): converge on it (201);
  * - ours otherwise: 409 carrying its `customer_id`;
  * - nobody's (an earlier attempt with this key created it at Align and died
- *   before recording it) and it matches the request: claim it (201), unless
- *   another caller has an open attempt with the identical request (409, not stored);
+ *   before recording it) and it matches the request: claim it (201). The
+ *   claim is the record's conditional put, keyed by Align's customer id: when
+ *   two callers' identical creates both lost their answers, the first claim
+ *   wins and the other caller gets 409 without the id;
  * - anything else: 409 without an id, so nothing leaks about others' customers.
+ *
+ * A duplicate Align reports but does not show (made outside this service
+ * under another spelling, where Align's filter is exact) is a final 409,
+ * except while an earlier attempt of this key is recent enough to be its
+ * author ({@link ALIGN_LOOKUP_LAG_MS}): at most three Align calls per request,
+ * and a definite answer within that bound.
  */
 async function resolveExistingEmail(
   invocation: Invocation,
   caller: Caller,
   body: CreateCustomerBody,
   attempt: Attempt,
-  attemptOf: { id: string; intent: Intent },
+  createdBy: string,
   spelledAs: string,
 ): Promise<ApiResult> {
-  const createdBy = attemptOf.id;
   const { runtime, request } = invocation;
   const askedAt = now();
   const lookup = async (email: string) =>
@@ -135,9 +128,12 @@ async function resolveExistingEmail(
   // A customer made elsewhere may be spelled as the caller wrote it, and Align's filter may be exact.
   if (candidates.length === 0 && spelledAs !== body.email) candidates = await lookup(spelledAs);
   if (candidates.length === 0) {
-    // Align reported a duplicate it does not show (not yet, or under another spelling): a 409 that is
-    // not stored, so a retry with the key decides again.
-    throw new ProblemError("email_already_exists", { retryAfter: 2, disposition: Disposition.Release });
+    const { uncertain, earlierAt } = attempt;
+    if (uncertain && earlierAt !== undefined && askedAt - earlierAt < ALIGN_LOOKUP_LAG_MS) {
+      // Perhaps our own earlier attempt's customer, not listed yet: may change, so a retry decides again.
+      throw new ProblemError("email_already_exists", { retryAfter: 5, disposition: Disposition.Release });
+    }
+    throw new ProblemError("email_already_exists");
   }
   for (const candidate of candidates) {
     const record = await runtime.customers.get(candidate.customer_id);
@@ -150,22 +146,21 @@ async function resolveExistingEmail(
       throw new ProblemError("email_already_exists", { extensions: { customer_id: record.customerId } });
     }
     if (attempt.uncertain && matchesRequest(candidate, body)) {
-      // Another caller with an open attempt at this very request may be the orphan's author: then it is
-      // nobody's to take. The 409 is not stored, so a retry decides again once that attempt has settled.
-      const { intent } = attemptOf;
-      const open = await runtime.idempotency.openIntents(intent.subject);
-      if (open.some((other) => other.owner !== caller.sub && other.detail === intent.detail)) {
-        invocation.annotate({ event: "create_orphan_contested", customer_id: candidate.customer_id });
-        throw new ProblemError("email_already_exists", { retryAfter: 2, disposition: Disposition.Release });
-      }
+      let claimed: CustomerRecord;
       try {
-        const claimed = await runtime.customers.create(caller.sub, { customer: candidate, asOf: askedAt }, createdBy);
-        invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
-        invocation.count(Metric.CustomersCreated);
-        return jsonResult(request.requestId, 201, publicCustomer(claimed));
+        claimed = await runtime.customers.create(caller.sub, { customer: candidate, asOf: askedAt }, createdBy);
       } catch (error) {
+        // Another caller's identical create claimed it first: theirs.
         if (!(error instanceof CustomerOwnedElsewhereError)) throw error;
+        continue;
       }
+      if (claimed.createdBy !== createdBy) {
+        // This caller's other key claimed it first: that key's answer, not this one's.
+        throw new ProblemError("email_already_exists", { extensions: { customer_id: claimed.customerId } });
+      }
+      invocation.annotate({ event: "create_recovered", customer_id: claimed.customerId });
+      invocation.count(Metric.CustomersCreated);
+      return jsonResult(request.requestId, 201, publicCustomer(claimed));
     }
   }
   throw new ProblemError("email_already_exists");
@@ -186,10 +181,11 @@ export function createCustomer(
   const { runtime, request } = invocation;
   // One spelling at Align (lower case): a lookup after a 409 finds it even where Align's filter is exact.
   const data: CreateCustomerBody = { ...body.data, email: body.data.email.toLowerCase() };
-  const intent = createIntent(invocation, caller, data);
-  const call = idempotent(invocation, caller, key, body.json, intent);
+  const call = idempotent(invocation, caller, key, body.json);
   return runIdempotent(call, async (attempt) => {
     if (attempt.uncertain) {
+      // Only a shortcut: the index may lag (DynamoDB's is eventually consistent), and Align's 409
+      // below finds the record all the same.
       const mine = await runtime.customers.findCreatedBy(caller.sub, call.id);
       if (mine) {
         invocation.annotate({ event: "create_converged", customer_id: mine.customerId });
@@ -202,9 +198,22 @@ export function createCustomer(
       customer = await runtime.align.customers.create(data, invocation.alignOptions());
     } catch (error) {
       if (!(error instanceof AlignConflictError)) throw error;
-      return resolveExistingEmail(invocation, caller, data, attempt, { id: call.id, intent }, body.data.email);
+      return resolveExistingEmail(invocation, caller, data, attempt, call.id, body.data.email);
     }
-    const record = await runtime.customers.create(caller.sub, { customer, asOf: askedAt }, call.id);
+    // A link in create's answer (an older documented shape) was issued by this very call.
+    const linkIssuedAt = customer.kycs?.kyc_flow_link ? now() : undefined;
+    let record: CustomerRecord;
+    try {
+      record = await runtime.customers.create(
+        caller.sub,
+        { customer, asOf: askedAt, ...(linkIssuedAt === undefined ? {} : { linkIssuedAt }) },
+        call.id,
+      );
+    } catch (error) {
+      if (!(error instanceof CustomerOwnedElsewhereError)) throw error;
+      // Another caller's recovery claimed the customer this call made before we recorded it: theirs now.
+      throw new ProblemError("email_already_exists", { cause: error });
+    }
     invocation.annotate({
       event: "customer_created",
       customer_id: record.customerId,
@@ -218,6 +227,8 @@ export function createCustomer(
 /**
  * `POST /customers/{id}/kyc-sessions`: the open session when there is one
  * (an integration in production reuses `kyc_flow_link`), else a new one.
+ * At most one Align session per key: a retry after an unknown outcome first
+ * looks at Align for the session the earlier attempt may have opened.
  */
 export async function startKyc(
   invocation: Invocation,
@@ -227,23 +238,30 @@ export async function startKyc(
   body: ParsedBody<StartKycBody>,
 ): Promise<ApiResult> {
   const { runtime, request } = invocation;
-  const record = await ownedCustomer(invocation, caller, customerId);
+  let record = await ownedCustomer(invocation, caller, customerId);
   return runIdempotent(idempotent(invocation, caller, key, body.json), async (attempt) => {
     let latest = record.customer;
     let linkAt = record.kycLinkAt;
     if (attempt.uncertain) {
-      // After an attempt with an unknown outcome, Align may hold a session our copy does not show yet:
-      // a link we have not recorded is that attempt's, issued moments ago.
+      // Align may hold a session our copy does not show yet, or shows without its issue instant (its
+      // webhook came first): a pending link we did not see issued is the earlier attempt's, issued at
+      // most since that attempt began.
       const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
       const link = latest.kycs?.kyc_flow_link;
-      const ours = link && link !== record.customer.kycs?.kyc_flow_link;
-      if (ours) linkAt = readAt;
-      await runtime.customers.observe(customerId, {
+      const issuedUnseen =
+        latest.kycs?.status === "pending" &&
+        typeof link === "string" &&
+        link !== "" &&
+        (link !== record.customer.kycs?.kyc_flow_link || record.kycLinkAt === undefined);
+      if (issuedUnseen) linkAt = attempt.earlierAt ?? readAt;
+      const observation = {
         customer: latest,
         asOf: readAt,
-        ...(ours ? { linkIssuedAt: readAt } : {}),
-      });
+        ...(issuedUnseen && linkAt !== undefined ? { linkIssuedAt: linkAt } : {}),
+      };
+      await runtime.customers.observe(customerId, observation, readAt, record);
+      record = (await runtime.customers.get(customerId)) ?? record;
     }
     // A pending session's link is handed out again while it is young enough to work (KYC links expire).
     const open = latest.kycs;
@@ -257,15 +275,19 @@ export async function startKyc(
       body.data.redirect_uri === undefined ? {} : { redirect_uri: body.data.redirect_uri },
       invocation.alignOptions(),
     );
-    const observed = { ...latest, kycs: session.kycs };
-    // Recorded with the idempotency completion: one transaction where the table has them.
-    attempt.completeWith(
-      runtime.customers.observeUpdate(customerId, { customer: observed, asOf: askedAt, linkIssuedAt: askedAt }),
-      (applied) => {
-        // A fresher observation (a webhook) was stored meanwhile and kept.
-        if (!applied) invocation.annotate({ kept_newer_copy: true });
-      },
-    );
+    // The link's issue instant: when Align's answer reached us (a read asked later shows it, or a newer one).
+    const issuedAt = now();
+    const observation = { customer: { ...latest, kycs: session.kycs }, asOf: askedAt, linkIssuedAt: issuedAt };
+    // Recorded with the idempotency completion (one transaction where the table has them). Should the
+    // record have changed since it was read (a webhook of this very session, say), the ordering rule
+    // decides again on the fresh copy afterwards, so the session's issue instant is never lost.
+    const planned = runtime.customers.observeUpdate(record, observation, issuedAt);
+    const followUp = async () => {
+      const result = await runtime.customers.observe(customerId, observation, issuedAt);
+      if (result !== "applied") invocation.annotate({ kept_newer_copy: true });
+    };
+    if (planned) attempt.completeWith(planned.update, (applied) => (applied ? undefined : followUp()));
+    else invocation.annotate({ kept_newer_copy: true });
     invocation.count(Metric.KycSessionsStarted);
     invocation.annotate({
       event: "kyc_session_started",
@@ -273,7 +295,7 @@ export async function startKyc(
       align_request_id: alignRequestId(session),
       kyc_status: session.kycs.status,
     });
-    return jsonResult(request.requestId, 201, { kycs: projectCustomer(observed).kycs });
+    return jsonResult(request.requestId, 201, { kycs: projectCustomer(observation.customer).kycs });
   });
 }
 
@@ -329,7 +351,7 @@ export async function getCustomer(invocation: Invocation, caller: Caller, custom
       timeoutMs: Math.min(3_000, options.timeoutMs ?? 3_000),
       maxRetries: 0,
     });
-    const observed = await runtime.customers.observe(customerId, { customer: fresh, asOf: askedAt });
+    const observed = await runtime.customers.observe(customerId, { customer: fresh, asOf: askedAt }, now(), record);
     const current = observed === "applied" ? undefined : await runtime.customers.get(customerId);
     return jsonResult(request.requestId, 200, current ? publicCustomer(current) : projectCustomer(fresh));
   } catch (error) {

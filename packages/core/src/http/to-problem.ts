@@ -21,9 +21,18 @@ const retryAfterOf = (error: AlignError) =>
     ? DEFAULT_RETRY_AFTER_SECONDS
     : Math.min(60, Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
 
+/** Align's refusals for a customer's state, by Align's `code`, as the problem we answer for that state. */
+const ALIGN_STATE_REFUSALS = {
+  kyc_session_required: "kyc_not_started",
+  kyc_session_expired: "kyc_session_expired",
+} as const;
+
 /**
  * The one classification of Align failures: which problem the caller sees and
  * what the idempotency record does with it. Never Align's text.
+ * - Align refused because of the customer's state, which another request can
+ *   change (`kyc_session_required`, `kyc_session_expired`): our own problem for
+ *   that state, not stored (the finality rule in problem.ts).
  * - Align judged the request itself (400, 404, 409): final, 422 `upstream_rejected`, stored.
  * - Align certainly did nothing (refused connection, 429, our key refused): 503, released.
  * - Align may have acted (timeout, dropped connection, 5xx, anything undocumented):
@@ -58,6 +67,11 @@ export function alignProblem(error: AlignError): ProblemError {
       disposition: Disposition.Release,
       cause,
     });
+  }
+  const state = ALIGN_STATE_REFUSALS[error.code as keyof typeof ALIGN_STATE_REFUSALS];
+  if (state !== undefined && error.status >= 400 && error.status < 500) {
+    // Refused for a state another request lifts (start KYC again): may change, as our own refusal would.
+    return new ProblemError(state, { cause });
   }
   if (
     error instanceof AlignValidationError ||

@@ -29,13 +29,16 @@ export interface IdempotentCall {
 export interface Attempt {
   /** An earlier attempt may have changed Align before it failed or died: converge, do not duplicate. */
   uncertain: boolean;
+  /** When the earlier attempt this one takes over from began (epoch ms), where known. */
+  earlierAt: number | undefined;
   /**
    * Records what the operation did on another item together with its
    * completion (one transaction where the table has them), instead of a
    * write of its own: made only if the operation returns normally.
-   * `settled` learns whether the update applied (false: its condition failed).
+   * `settled` learns whether the update applied (false: its condition failed),
+   * after the answer is stored; a failure there is logged, never answered.
    */
-  completeWith: (update: CompanionUpdate, settled?: (applied: boolean) => void) => void;
+  completeWith: (update: CompanionUpdate, settled?: (applied: boolean) => unknown) => void;
 }
 
 export const REPLAYED_HEADER = "idempotent-replayed";
@@ -80,10 +83,11 @@ export async function runIdempotent(
   if (begun.kind === "mismatch") throw new ProblemError("idempotency_key_reused");
 
   let result: ApiResult;
-  let companion: { update: CompanionUpdate; settled: ((applied: boolean) => void) | undefined } | undefined;
+  let companion: { update: CompanionUpdate; settled: ((applied: boolean) => unknown) | undefined } | undefined;
   try {
     result = await operation({
       uncertain: begun.uncertain,
+      earlierAt: begun.earlierAt,
       completeWith: (update, settled) => {
         companion = { update, settled };
       },
@@ -109,11 +113,13 @@ export async function runIdempotent(
   const stored: StoredResponse = { statusCode: result.statusCode, headers, body: result.body };
   // An answer is final only once stored: a caller never sees a final answer that a retry could not replay.
   let completed: boolean;
+  let settle: (() => unknown) | undefined;
   try {
     if (companion) {
-      const written = await call.store.completeWith(call.id, begun.token, stored, companion.update);
+      const { settled, update } = companion;
+      const written = await call.store.completeWith(call.id, begun.token, stored, update);
       completed = written.completed;
-      if (completed) companion.settled?.(written.companionApplied);
+      if (completed && settled) settle = () => settled(written.companionApplied);
     } else {
       completed = await call.store.complete(call.id, begun.token, stored);
     }
@@ -126,6 +132,11 @@ export async function runIdempotent(
     // Another invocation took the record over after our lease: its answer is the one to replay.
     call.log.warn("idempotency lock lost before completion; result not stored");
     throw new ProblemError("idempotency_key_in_use", { retryAfter: 1 });
+  }
+  if (settle) {
+    await Promise.resolve()
+      .then(settle)
+      .catch((error: unknown) => call.log.warn("follow-up after completion failed", errorFields(error)));
   }
   return result;
 }

@@ -61,6 +61,10 @@ export interface Intent {
  *
  * Completing and releasing are conditional on the holder's token, so an
  * invocation that outlived its lease cannot overwrite its successor's work.
+ * The token stays on the record through `completed` and `open`, so every
+ * write recognises its own earlier write when its condition fails: the AWS
+ * SDK resends a write whose answer was lost (a 500, a request timeout), and
+ * that resend finds the write already made, not "someone else".
  * The intent index entry lives only while the outcome is open (`locked`,
  * `open`): a definite outcome leaves it.
  */
@@ -72,8 +76,11 @@ export const RecordState = {
 export type RecordState = (typeof RecordState)[keyof typeof RecordState];
 
 export type BeginResult =
-  /** This invocation holds the lock. `uncertain`: an earlier attempt with this key may have changed Align. */
-  | { kind: "acquired"; token: string; uncertain: boolean }
+  /**
+   * This invocation holds the lock. `uncertain`: an earlier attempt with this key may have changed Align;
+   * `earlierAt`: when the attempt it takes over from began (epoch ms), where known.
+   */
+  | { kind: "acquired"; token: string; uncertain: boolean; earlierAt?: number }
   | { kind: "replay"; response: StoredResponse }
   | { kind: "in_progress"; retryAfterSeconds: number }
   | { kind: "mismatch" };
@@ -89,8 +96,9 @@ export interface IdempotencyStoreOptions {
 }
 
 /**
- * Idempotency records in DynamoDB, with single-item conditional writes only
- * (no transactions, so it runs on dynalite too). See {@link RecordState}.
+ * Idempotency records in DynamoDB, with single-item conditional writes (and,
+ * where the table has them, one transaction: {@link completeWith}). See
+ * {@link RecordState}.
  *
  * @example
  * ```ts
@@ -165,7 +173,8 @@ export class IdempotencyStore {
         const previous = output.Attributes;
         // Taking over a live `open` or `locked` record: an earlier attempt may have changed Align.
         const uncertain = previous !== undefined && Number(previous.expires_at?.N ?? 0) >= nowSeconds;
-        return { kind: "acquired", token, uncertain };
+        const earlierAt = uncertain ? Date.parse(previous.created_at?.S ?? "") : Number.NaN;
+        return { kind: "acquired", token, uncertain, ...(Number.isNaN(earlierAt) ? {} : { earlierAt }) };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) {
           // The write's outcome is unknown (say, the connection dropped): read it back. Having lost the
@@ -176,6 +185,9 @@ export class IdempotencyStore {
           throw error;
         }
         const current = error.Item ?? (await this.#read(id));
+        // Our own put, resent by the SDK after it had applied: the lock is ours. What it replaced was lost
+        // with the first answer, so an earlier attempt may have run.
+        if (current?.lock_token?.S === token) return { kind: "acquired", token, uncertain: true };
         if (!current || Number(current.expires_at?.N ?? 0) < nowSeconds) continue; // gone or expired meanwhile
         if (current.fingerprint?.S !== fingerprint) return { kind: "mismatch" };
         const state = current.state?.S;
@@ -223,7 +235,14 @@ export class IdempotencyStore {
    * index. False when the lock was lost (another invocation took over).
    */
   async complete(id: string, token: string, response: StoredResponse): Promise<boolean> {
-    return conditionalWrite(this.#db, new UpdateItemCommand(this.#completion(id, token, response)));
+    if (await conditionalWrite(this.#db, new UpdateItemCommand(this.#completion(id, token, response)))) return true;
+    return this.#completedBy(id, token);
+  }
+
+  /** Whether `token`'s completion is the one stored (its own write, resent by the SDK after it applied). */
+  async #completedBy(id: string, token: string): Promise<boolean> {
+    const current = await this.#read(id);
+    return current?.state?.S === RecordState.Completed && current.lock_token?.S === token;
   }
 
   /**
@@ -248,13 +267,22 @@ export class IdempotencyStore {
     if (this.#transactions) {
       try {
         await this.#db.send(
-          new TransactWriteItemsCommand({ TransactItems: [{ Update: companion }, { Update: completion }] }),
+          new TransactWriteItemsCommand({
+            TransactItems: [{ Update: companion }, { Update: completion }],
+            // The lock token completes once: DynamoDB answers the SDK's resend of this very transaction
+            // (within 10 minutes) as the first, instead of running it again.
+            ClientRequestToken: token,
+          }),
         );
         return { completed: true, companionApplied: true };
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const [onCompanion, onCompletion] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
-        if (onCompletion === "ConditionalCheckFailed") return { completed: false, companionApplied: false };
+        if (onCompletion === "ConditionalCheckFailed") {
+          // Completed by this very transaction, resent after it applied (both items, atomically), or lost.
+          const ours = await this.#completedBy(id, token);
+          return { completed: ours, companionApplied: ours };
+        }
         if (onCompanion === "ConditionalCheckFailed") {
           return { completed: await this.complete(id, token, response), companionApplied: false };
         }
@@ -263,15 +291,14 @@ export class IdempotencyStore {
       }
     }
     const companionApplied = await conditionalWrite(this.#db, new UpdateItemCommand(companion));
-    return { completed: await conditionalWrite(this.#db, new UpdateItemCommand(completion)), companionApplied };
+    return { completed: await this.complete(id, token, response), companionApplied };
   }
 
   #completion(id: string, token: string, response: StoredResponse): Update {
     return {
       TableName: this.#table,
       Key: itemKey(ItemKind.Idempotency, id),
-      UpdateExpression:
-        "SET #state = :completed, #response = :response REMOVE lock_token, lease_expires_at, #gpk, #gsk",
+      UpdateExpression: "SET #state = :completed, #response = :response REMOVE lease_expires_at, #gpk, #gsk",
       ConditionExpression: "#state = :locked AND lock_token = :token",
       ExpressionAttributeNames: {
         "#state": "state",
@@ -295,7 +322,7 @@ export class IdempotencyStore {
    */
   async release(id: string, token: string, uncertain: boolean): Promise<boolean> {
     if (!uncertain) {
-      return conditionalWrite(
+      const deleted = await conditionalWrite(
         this.#db,
         new DeleteItemCommand({
           TableName: this.#table,
@@ -305,13 +332,15 @@ export class IdempotencyStore {
           ExpressionAttributeValues: { ":locked": { S: RecordState.Locked }, ":token": { S: token } },
         }),
       );
+      // Gone: our own delete, resent by the SDK after it had applied.
+      return deleted || (await this.#read(id)) === undefined;
     }
-    return conditionalWrite(
+    const opened = await conditionalWrite(
       this.#db,
       new UpdateItemCommand({
         TableName: this.#table,
         Key: itemKey(ItemKind.Idempotency, id),
-        UpdateExpression: "SET #state = :open REMOVE lock_token, lease_expires_at",
+        UpdateExpression: "SET #state = :open REMOVE lease_expires_at",
         ConditionExpression: "#state = :locked AND lock_token = :token",
         ExpressionAttributeNames: { "#state": "state" },
         ExpressionAttributeValues: {
@@ -321,6 +350,9 @@ export class IdempotencyStore {
         },
       }),
     );
+    if (opened) return true;
+    const current = await this.#read(id);
+    return current?.state?.S === RecordState.Open && current.lock_token?.S === token;
   }
 
   async #read(id: string): Promise<Item | undefined> {

@@ -10,7 +10,7 @@ import {
 } from "@align-onboarding/align";
 import { now as clockNow } from "../clock.js";
 import { ConfigError } from "../config.js";
-import { OBSERVATION_WINDOW_MS, type Observation } from "../customers/customer-store.js";
+import type { Observation } from "../customers/customer-store.js";
 import type { Invocation } from "../http/handler.js";
 import { ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
@@ -64,12 +64,15 @@ export function parseDelivery(invocation: Invocation): WebhookEvent {
 const deliveryId = (rawBody: Uint8Array) => createHash("sha256").update(rawBody).digest("base64url");
 
 /**
- * The instant an event describes, as epoch ms. An event dated beyond now plus
- * the observation window counts as dated then, so no timestamp (a far-future
- * or extended-year one included) can freeze a record against later events.
+ * The instant an event describes, as epoch ms: Align's own `created_at`, as
+ * sent. Never the arrival time: the same bytes delivered again hours later
+ * describe the same instant. One dated beyond now plus the clock skew is kept
+ * from freezing the record by the ordering rule itself (ordering.ts).
  */
-export function eventInstant(createdAt: string, now = clockNow()): number {
-  return Math.min(Date.parse(createdAt), now + OBSERVATION_WINDOW_MS);
+export function eventInstant(createdAt: string): number {
+  const instant = Date.parse(createdAt);
+  // Beyond what a Date holds: as far in the future as any, so it orders by progress alone.
+  return Number.isFinite(instant) ? instant : Number.MAX_SAFE_INTEGER;
 }
 
 async function applyKycEvent(invocation: Invocation, event: CustomerKycsUpdatedEvent): Promise<WebhookOutcome> {
