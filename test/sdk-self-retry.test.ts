@@ -7,8 +7,8 @@
  * does not recognise its own earlier write then finds "someone else" in its
  * own lock or record.
  *
- * The defect's tests are `it.fails` until the store recognises its own writes;
- * the last test shows each of them had its fault fire and its write resent.
+ * Each test failed on 8678390 (the store took its own resent write for another's); the last
+ * test shows each of them had its fault fire and its write resent.
  */
 import { createRuntime, loadConfig, type Runtime } from "@align-onboarding/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -49,8 +49,7 @@ describe("begin", () => {
     ["held past the requestTimeout", LATE],
   ] as const) {
     const name = `a begin whose answer was ${how} and resent by the SDK acquires its own lock`;
-    // defect: issue 21 #2, fixed by the store's self-recognition
-    it.fails(name, async () => {
+    it(name, async () => {
       wire.arm({ operation: "PutItem", keyPrefix: "IDEMPOTENCY#", action });
       const answer = await t.api("POST", "/customers", { body: individual(`begin-${action.type}@example.com`) });
       record(name, "PutItem");
@@ -61,8 +60,7 @@ describe("begin", () => {
   }
 
   const storeName = "the store's begin, resent by the SDK after its write applied, returns acquired with its token";
-  // defect: issue 21 #2, fixed by the store's self-recognition
-  it.fails(storeName, async () => {
+  it(storeName, async () => {
     wire.arm({ operation: "PutItem", keyPrefix: "IDEMPOTENCY#", action: DROPPED });
     const begun = await runtime.idempotency.begin("self-begin", "fp", Date.now() + 30_000);
     record(storeName, "PutItem");
@@ -72,8 +70,7 @@ describe("begin", () => {
 
 describe("complete", () => {
   const name = "a completion whose answer was lost and resent by the SDK answers the stored success, not lock lost";
-  // defect: issue 21 #2, fixed by the store's self-recognition
-  it.fails(name, async () => {
+  it(name, async () => {
     const body = individual("complete-lost@example.com");
     wire.arm({ operation: "UpdateItem", keyPrefix: "IDEMPOTENCY#", action: DROPPED });
     const answer = await t.api("POST", "/customers", { key: "complete-lost", body });
@@ -83,8 +80,7 @@ describe("complete", () => {
   });
 
   const storeName = "the store's complete, resent by the SDK after its write applied, returns true";
-  // defect: issue 21 #2, fixed by the store's self-recognition
-  it.fails(storeName, async () => {
+  it(storeName, async () => {
     const begun = await runtime.idempotency.begin("self-complete", "fp", Date.now() + 30_000);
     if (begun.kind !== "acquired") throw new Error(`begin: ${begun.kind}`);
     wire.arm({ operation: "UpdateItem", keyPrefix: "IDEMPOTENCY#", action: DROPPED });
@@ -104,9 +100,8 @@ describe("release", () => {
     [true, "UpdateItem"],
   ] as const) {
     const name = `a release${uncertain ? " as uncertain" : ""} whose answer was lost and resent by the SDK reports it released`;
-    // defect: issue 21 #2, fixed by the store's self-recognition
     // (The handler ignores release's result, so the API's answer is right either way; the store's is not.)
-    it.fails(name, async () => {
+    it(name, async () => {
       const id = `self-release-${uncertain}`;
       const begun = await runtime.idempotency.begin(id, "fp", Date.now() + 30_000);
       if (begun.kind !== "acquired") throw new Error(`begin: ${begun.kind}`);
