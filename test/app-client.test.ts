@@ -15,6 +15,7 @@ import {
   ApiTimeoutError,
   type FetchLike,
   GatewayError,
+  isRetryable,
   KycWaitTimeoutError,
 } from "@align-onboarding/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -184,6 +185,19 @@ describe("the retry policy", () => {
     const missing = await api.customers.get("123e4567-e89b-12d3-a456-426614174999").catch((error: unknown) => error);
     expect(missing).toMatchObject({ status: 404, code: "not_found" });
     expect(net.sent.map((s) => s.status)).toEqual([400, 201, 409, 404]);
+  });
+
+  it("retries a 409 that may change (it says when to ask again), never a final 409", () => {
+    const conflict = (retryAfterMs?: number) =>
+      new ApiError({
+        message: "conflict",
+        status: 409,
+        code: "email_already_exists",
+        title: "A customer with this email already exists",
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    expect(isRetryable(conflict(5_000))).toBe(true);
+    expect(isRetryable(conflict())).toBe(false);
   });
 
   it("retries network failures, within the budget, and then names the failure", async () => {

@@ -71,7 +71,7 @@ export interface Problem {
   type: string;
   title: string;
   status: number;
-  code: "validation_failed" | "invalid_json" | "invalid_body" | "idempotency_key_missing" | "idempotency_key_invalid" | "invalid_webhook_payload" | "unauthorized" | "invalid_signature" | "not_found" | "email_already_exists" | "idempotency_key_in_use" | "kyc_not_started" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "upstream_rejected" | "internal_error" | "upstream_error" | "upstream_unavailable" | "upstream_rate_limited" | "service_unavailable" | "upstream_timeout";
+  code: "validation_failed" | "invalid_json" | "invalid_body" | "idempotency_key_missing" | "idempotency_key_invalid" | "invalid_webhook_payload" | "unauthorized" | "invalid_signature" | "not_found" | "email_already_exists" | "idempotency_key_in_use" | "kyc_not_started" | "kyc_session_expired" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "upstream_rejected" | "internal_error" | "upstream_error" | "upstream_unavailable" | "upstream_rate_limited" | "service_unavailable" | "upstream_timeout";
   detail?: string;
   errors?: Array<{
     path: string[];

@@ -6,13 +6,16 @@ export const MAX_DELAY_MS = 8_000;
 
 /**
  * Whether another attempt of the same call can help: no answer (the
- * Idempotency-Key makes a repeat safe), 429, any 5xx, or 409
- * `idempotency_key_in_use` (the first attempt is still running). Everything
- * else is a final answer and is never retried.
+ * Idempotency-Key makes a repeat safe), 429, any 5xx, 409
+ * `idempotency_key_in_use` (the first attempt is still running), or a 409
+ * that says when to ask again (`Retry-After`: the server's finality rule made
+ * it an answer that may change, not stored). Everything else is a final
+ * answer and is never retried.
  */
 export function isRetryable(error: ApiError): boolean {
   if (error instanceof ApiAbortError) return false;
   if (error instanceof ApiConnectionError) return true;
+  if (error.status === 409 && error.retryAfterMs !== undefined) return true;
   return error.status === 429 || error.status >= 500 || error.code === "idempotency_key_in_use";
 }
 
