@@ -108,13 +108,14 @@ describe("IdempotencyStore", () => {
     expect(await store.release(id, first.token, true)).toBe(true);
     const open = await stateOf(id);
     expect(open?.state?.S).toBe("open");
-    expect(open?.lock_token).toBeUndefined();
+    // The releasing holder's token stays, so its own resent release recognises itself (issue 21 #2).
+    expect(open?.lock_token?.S).toBe(first.token);
     const second = await acquire();
     expect(second.uncertain).toBe(true);
     expect(await store.complete(id, second.token, response)).toBe(true);
     const done = await stateOf(id);
     expect(done?.state?.S).toBe("completed");
-    expect(done?.lock_token).toBeUndefined();
+    expect(done?.lock_token?.S).toBe(second.token);
     expect(done?.lease_expires_at).toBeUndefined();
   });
 

@@ -27,7 +27,7 @@ export {
   requireIdempotencyKey,
 } from "./idempotency/key.js";
 export { REPLAYED_HEADER } from "./idempotency/run.js";
-export { IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
+export { BEGIN_CONDITION, IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
 export { Logger, type LogSink, setLogSink } from "./log.js";
 export { emfLine, METRICS_NAMESPACE, Metric } from "./metrics.js";
 export { Audience, buildOpenApi, type OpenApiOptions, type OpenApiRoute } from "./openapi.js";

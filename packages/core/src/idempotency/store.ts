@@ -87,6 +87,16 @@ export type BeginResult =
 
 type Item = Record<string, AttributeValue>;
 
+/**
+ * What `begin` may take: absent, expired, `open`, or `locked` past its lease
+ * with the same fingerprint. Written flat (a disjunction of conjunctions):
+ * equivalent to the nested form, and dynalite's parser backtracks on nested
+ * brackets (milliseconds per request).
+ */
+export const BEGIN_CONDITION =
+  "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND #state = :open) OR " +
+  "(fingerprint = :fingerprint AND #state = :locked AND lease_expires_at < :now_ms)";
+
 /** A conditional update of another item that belongs with a completion (see {@link IdempotencyStore.completeWith}). */
 export type CompanionUpdate = Update;
 
@@ -155,9 +165,7 @@ export class IdempotencyStore {
                   }
                 : {}),
             },
-            ConditionExpression:
-              "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND " +
-              "(#state = :open OR (#state = :locked AND lease_expires_at < :now_ms)))",
+            ConditionExpression: BEGIN_CONDITION,
             ExpressionAttributeNames: { "#state": "state" },
             ExpressionAttributeValues: {
               ":now_s": { N: String(nowSeconds) },
