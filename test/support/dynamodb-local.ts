@@ -41,7 +41,13 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   try {
     const local = await startDynamoDbLocal();
     project.provide("dynamoDbLocal", { endpoint: local.endpoint, startMs: local.startMs });
-    return () => local.close();
+    // For what runs in a process of its own (the simulation's world, `npm run bench`): the workers and their
+    // children inherit this environment, so they use this JVM instead of starting another.
+    process.env.DYNAMODB_LOCAL_ENDPOINT = local.endpoint;
+    return async () => {
+      delete process.env.DYNAMODB_LOCAL_ENDPOINT;
+      await local.close();
+    };
   } catch (error) {
     if (!(error instanceof DynamoDbLocalUnavailableError) || process.env.DYNAMODB_LOCAL === "require") throw error;
     const reason = error.message;

@@ -210,3 +210,14 @@ export function connectDynamo(endpoint: string): EmbeddedDynamo {
     },
   };
 }
+
+/**
+ * The DynamoDB Local at DYNAMODB_LOCAL_ENDPOINT when that is set (the test
+ * run's, for the processes it spawns; left running on close), else a new one.
+ *
+ * @throws {DynamoDbLocalUnavailableError} when a new one cannot run here.
+ */
+export async function openDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<EmbeddedDynamo> {
+  const running = process.env.DYNAMODB_LOCAL_ENDPOINT;
+  return running ? connectDynamo(running) : startDynamoDbLocal(options);
+}

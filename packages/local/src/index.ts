@@ -8,6 +8,7 @@ export {
   dynamoDbLocalDir,
   ensureDynamoDbLocalJar,
   javaMissing,
+  openDynamoDbLocal,
   startDynamoDbLocal,
 } from "./dynamodb-local.js";
 export {
