@@ -8,7 +8,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
@@ -108,7 +108,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const host = options.host ?? "127.0.0.1";
   // DynamoDB Local does not report a port it picked itself: find a free one first.
   const port = options.port || (await freePort(host));
-  if (options.dbPath) mkdirSync(options.dbPath, { recursive: true });
+  // Absolute: the JVM runs in the emulator's folder.
+  const dbPath = options.dbPath ? resolve(options.dbPath) : undefined;
+  if (dbPath) mkdirSync(dbPath, { recursive: true });
   const began = performance.now();
   const child = spawn(
     javaCommand(),
@@ -120,7 +122,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
       "-jar",
       join(dir, "DynamoDBLocal.jar"),
-      ...(options.dbPath ? ["-dbPath", options.dbPath] : ["-inMemory"]),
+      ...(dbPath ? ["-dbPath", dbPath] : ["-inMemory"]),
       "-sharedDb",
       "-port",
       String(port),
