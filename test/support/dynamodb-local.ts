@@ -57,6 +57,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   }
 }
 
+/** The run's DynamoDB Local, as a test file uses it. */
 export interface DynamoDbLocalForTests {
   endpoint: string;
   /** A client of its own for this test file (destroy it in afterAll). */

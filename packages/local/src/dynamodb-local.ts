@@ -20,11 +20,13 @@ export const dynamoDbLocalDir = fileURLToPath(
   new URL("../../../.data/dynamodb-local/2.9.30/emulator", import.meta.url),
 );
 
+/** A DynamoDB Local this process started; `close` stops its JVM. */
 export interface DynamoDbLocal extends EmbeddedDynamo {
   /** From spawning the JVM to its first answer, in ms. */
   startMs: number;
 }
 
+/** How to start DynamoDB Local (all optional). */
 export interface DynamoDbLocalOptions {
   /** A free one when absent or 0. */
   port?: number;
