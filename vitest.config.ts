@@ -10,6 +10,8 @@ export default defineConfig({
     exclude: ["test/live/**", "test/crash/**", "**/node_modules/**"],
     // Every log line of every test file is checked for secrets and PII.
     setupFiles: ["test/support/log-guard.ts"],
+    // One DynamoDB Local (Java) for the run, for what dynalite lacks; without Java its tests skip and say why.
+    globalSetup: ["test/support/dynamodb-local.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Lambda runs Node 22+; the AWS SDK's warning about this machine's Node 20 is noise in tests.

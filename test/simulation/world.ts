@@ -2,14 +2,17 @@
  * The simulated world: dynalite and the Align emulator on loopback, the real
  * handlers and stores installed with two seams (a gate before every DynamoDB
  * and Align call, see scheduler.ts), and a virtual clock. One world serves
- * many runs; each run gets a fresh table and an emptied emulator.
+ * many runs; each run gets a fresh table and an emptied emulator. A run whose
+ * table is "dynamodb" plays on AWS's DynamoDB Local instead (a test run's,
+ * DYNAMODB_LOCAL_ENDPOINT, or one this world starts), with transactions on.
  */
+
+import { randomUUID } from "node:crypto";
 import { Align, type FetchLike, httpFetch } from "@align-onboarding/align";
 import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { createRuntime, Logger, loadConfig, type Runtime, setClock, setRuntime } from "@align-onboarding/core";
-import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-onboarding/local";
+import { type EmbeddedDynamo, ensureTable, openDynamoDbLocal, startEmbeddedDynamo } from "@align-onboarding/local";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
-import { likeDynamoDb } from "../support/like-dynamodb.js";
 import type { TableKind } from "./schedule.js";
 import type { Instruction, Scheduler } from "./scheduler.js";
 
@@ -18,7 +21,8 @@ export const SIM_KEY = "simulation-key";
 const ALIGN_TIMEOUT_MS = 200;
 
 export interface World {
-  dynamo: EmbeddedDynamo;
+  /** The current run's DynamoDB (dynalite between runs). */
+  readonly dynamo: EmbeddedDynamo;
   sandbox: AlignSandbox;
   /** Virtual now (epoch ms): real time plus what the schedule advanced. */
   now(): number;
@@ -60,10 +64,15 @@ export async function startWorld(): Promise<World> {
   let offset = 0;
   const now = () => Date.now() + offset;
   setClock(now);
-  let current: { tableName: string; runtime: Runtime } | undefined;
+  let current: { tableName: string; runtime: Runtime; db: EmbeddedDynamo } | undefined;
+  let dynamoDbLocal: Promise<EmbeddedDynamo> | undefined;
+  // Table names apart from other users of a shared DynamoDB Local.
+  const prefix = `sim-${randomUUID().slice(0, 8)}`;
 
   const world: World = {
-    dynamo,
+    get dynamo() {
+      return current?.db ?? dynamo;
+    },
     sandbox,
     now,
     advance: (ms) => {
@@ -75,15 +84,17 @@ export async function startWorld(): Promise<World> {
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
         url: "http://127.0.0.1:9/simulation",
       });
-      const tableName = `sim-${run}`;
-      await ensureTable(dynamo.client, tableName);
+      const tableName = `${prefix}-${run}`;
+      if (table === "dynamodb") dynamoDbLocal ??= openDynamoDbLocal();
+      const db = table === "dynamodb" && dynamoDbLocal ? await dynamoDbLocal : dynamo;
+      await ensureTable(db.client, tableName);
       const config = loadConfig(
         {
           ALIGN_API_KEY: SIM_KEY,
           ALIGN_BASE_URL: sandbox.url,
           ALIGN_TIMEOUT_MS: String(ALIGN_TIMEOUT_MS),
           TABLE_NAME: tableName,
-          DYNAMODB_ENDPOINT: dynamo.endpoint,
+          DYNAMODB_ENDPOINT: db.endpoint,
           KYC_REFRESH_AFTER_SECONDS: "30",
           LOG_LEVEL: "error",
           DYNAMODB_TRANSACTIONS: table === "dynamodb" ? "true" : "false",
@@ -143,24 +154,23 @@ export async function startWorld(): Promise<World> {
         },
         { step: "initialize", name: "simulationGate" },
       );
-      // Inside the gate (lower priority): a fault or crash at the gate hits the supplied call as a whole.
-      if (table === "dynamodb") likeDynamoDb(runtime.dynamo, dynamo.client);
       setRuntime(runtime);
-      current = { tableName, runtime };
+      current = { tableName, runtime, db };
       return runtime;
     },
     async endRun() {
       if (!current) return;
-      const { tableName, runtime } = current;
+      const { tableName, runtime, db } = current;
       current = undefined;
       runtime.dynamo.destroy();
-      await dynamo.client.send(new DeleteTableCommand({ TableName: tableName }));
+      await db.client.send(new DeleteTableCommand({ TableName: tableName }));
     },
     async close() {
       await world.endRun().catch(() => undefined);
       setClock(Date.now);
       await sandbox.close();
       await dynamo.close();
+      await (await dynamoDbLocal?.catch(() => undefined))?.close();
     },
   };
   return world;

@@ -1,6 +1,17 @@
 export { type ApiGateway, type GatewayRoute, type LambdaHandler, startApiGateway } from "./api-gateway.js";
 export { type BuiltFunction, buildFunctions, bundle } from "./build-functions.js";
 export {
+  connectDynamo,
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+  DynamoDbLocalUnavailableError,
+  dynamoDbLocalDir,
+  ensureDynamoDbLocalJar,
+  javaMissing,
+  openDynamoDbLocal,
+  startDynamoDbLocal,
+} from "./dynamodb-local.js";
+export {
   type EmbeddedDynamo,
   ensureStageMarker,
   ensureTable,

@@ -5,6 +5,7 @@ import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@alig
 import { resetRuntime } from "@align-onboarding/core";
 import { functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
+import { connectDynamo, startDynamoDbLocal } from "./dynamodb-local.js";
 import { type EmbeddedDynamo, ensureStageMarker, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
 import { type JwtSettings, signToken } from "./jwt.js";
 
@@ -24,6 +25,12 @@ export interface LocalStackOptions {
   apiPort?: number;
   alignPort?: number;
   dynamoPort?: number;
+  /**
+   * Which DynamoDB: dynalite in process (the default, no Java), AWS's DynamoDB
+   * Local in a JVM (`local-java`: transactions and ALL_OLD as in AWS; see
+   * docs/dynamodb-local.md), or one already running at `endpoint` (left running on close).
+   */
+  dynamodb?: "dynalite" | "local-java" | { endpoint: string };
   /** Folder for data that survives restarts (DynamoDB and the emulator's state); in memory when absent. */
   dataDir?: string;
   /** Use the real Align API with this key instead of the emulator. */
@@ -89,8 +96,24 @@ async function registerWebhook(sandbox: AlignSandbox, apiKey: string, receiverUr
   await align.webhooks.create({ url: receiverUrl });
 }
 
+function startDynamo(options: LocalStackOptions): Promise<EmbeddedDynamo> {
+  const choice = options.dynamodb ?? "dynalite";
+  if (typeof choice === "object") return Promise.resolve(connectDynamo(choice.endpoint));
+  if (choice === "local-java") {
+    return startDynamoDbLocal({
+      port: options.dynamoPort ?? 0,
+      // Not dynalite's folder: the two keep their data in different formats.
+      ...(options.dataDir ? { dbPath: join(options.dataDir, "dynamodb-local-data") } : {}),
+    });
+  }
+  return startEmbeddedDynamo({
+    port: options.dynamoPort ?? 0,
+    ...(options.dataDir ? { path: join(options.dataDir, "dynamodb") } : {}),
+  });
+}
+
 /**
- * Starts the whole system on loopback: dynalite with the table, the Align
+ * Starts the whole system on loopback: dynalite (or DynamoDB Local) with the table, the Align
  * emulator (or the real Align sandbox), and the API Gateway emulator in front
  * of the same handler modules Lambda runs. The functions read their
  * configuration from this process's environment, so one stack runs per process.
@@ -103,10 +126,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const alignEnvironment = options.alignEnvironment ?? "sandbox";
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const dynamo = await startEmbeddedDynamo({
-      port: options.dynamoPort ?? 0,
-      ...(options.dataDir ? { path: join(options.dataDir, "dynamodb") } : {}),
-    });
+    const dynamo = await startDynamo(options);
     opened.push(dynamo);
     await ensureTable(dynamo.client, tableName);
     await ensureStageMarker(dynamo.client, tableName, alignEnvironment);

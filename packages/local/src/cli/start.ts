@@ -2,6 +2,7 @@
  * `npm start`: the whole system on this machine. See README "Local runtime".
  */
 import { isSandboxProfile } from "@align-onboarding/align-sandbox";
+import { DynamoDbLocalUnavailableError } from "../dynamodb-local.js";
 import { LocalDefaults, startLocalStack } from "../stack.js";
 
 function port(name: string, fallback: number): number {
@@ -21,6 +22,12 @@ if (profile !== undefined && !isSandboxProfile(profile)) {
   console.error(`ALIGN_SANDBOX_PROFILE must be official, sdk or legacy (got "${profile}")`);
   process.exit(1);
 }
+// DYNAMODB=local-java: AWS's DynamoDB Local (Java) instead of dynalite, with transactions on as in AWS.
+const dynamodb = process.env.DYNAMODB || "dynalite";
+if (dynamodb !== "dynalite" && dynamodb !== "local-java") {
+  console.error(`DYNAMODB must be dynalite or local-java (got "${dynamodb}")`);
+  process.exit(1);
+}
 const passthrough = [
   "KYC_REFRESH_AFTER_SECONDS",
   "LOG_LEVEL",
@@ -28,6 +35,7 @@ const passthrough = [
   "ALIGN_WEBHOOK_SECRET",
   "ALIGN_AUTH_HEADER",
   "ALIGN_CUSTOMER_TYPE_FIELD",
+  "DYNAMODB_TRANSACTIONS",
 ];
 
 try {
@@ -35,6 +43,7 @@ try {
     apiPort: port("PORT", LocalDefaults.apiPort),
     alignPort: port("ALIGN_SANDBOX_PORT", LocalDefaults.alignPort),
     dynamoPort: port("DYNAMODB_PORT", LocalDefaults.dynamoPort),
+    dynamodb,
     dataDir: process.env.DATA_DIR || LocalDefaults.dataDir,
     alignEnvironment: environment,
     sandboxKey: process.env.ALIGN_SANDBOX_KEY || LocalDefaults.sandboxKey,
@@ -46,9 +55,12 @@ try {
       ...(process.env.JWT_ISSUER ? { issuer: process.env.JWT_ISSUER } : {}),
       ...(process.env.JWT_AUDIENCE ? { audience: process.env.JWT_AUDIENCE } : {}),
     },
-    env: Object.fromEntries(
-      passthrough.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
-    ),
+    env: {
+      ...(dynamodb === "local-java" ? { DYNAMODB_TRANSACTIONS: "true" } : {}),
+      ...Object.fromEntries(
+        passthrough.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
+      ),
+    },
     log: (line) => console.log(JSON.stringify({ source: "api-gateway", ...line })),
   });
   const token = stack.token("dev-user");
@@ -57,7 +69,7 @@ align-onboarding is running (Align environment: ${environment})
   API             ${stack.apiUrl}
   API reference   ${stack.apiUrl}/docs  (Authorize with the token below, then "Try it out")
   Align           ${realAlignKey ? "the real Align sandbox (ALIGN_API_KEY is set)" : `${stack.alignUrl}  (emulator; admin at /_emulator/state)`}
-  DynamoDB        ${stack.dynamo.endpoint}  (dynalite, table ${stack.tableName}, data in ${process.env.DATA_DIR || LocalDefaults.dataDir})
+  DynamoDB        ${stack.dynamo.endpoint}  (${dynamodb === "local-java" ? "DynamoDB Local, transactions on" : "dynalite"}, table ${stack.tableName}, data in ${process.env.DATA_DIR || LocalDefaults.dataDir})
 
 A token for sub "dev-user", valid 24 h (another: npm run --silent token -- <sub>):
   export TOKEN=${token}
@@ -87,6 +99,8 @@ Ctrl-C stops everything.
     console.error(
       `A port is already in use (${(error as { port?: number }).port ?? "?"}): stop the other process or set PORT, ALIGN_SANDBOX_PORT, DYNAMODB_PORT`,
     );
+  } else if (error instanceof DynamoDbLocalUnavailableError) {
+    console.error(`Could not start DynamoDB Local (DYNAMODB=local-java): ${error.message}`);
   } else if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_LOCKED") {
     console.error("The DynamoDB data folder is locked: is another `npm start` running?");
   } else {
