@@ -394,13 +394,14 @@ describe("IdempotencyStore: complete, release and the intent index", () => {
     expect(JSON.parse(item?.response?.S ?? "null")).toEqual(response);
     expect(item?.gsi1pk).toBeUndefined();
     expect(item?.gsi1sk).toBeUndefined();
-    expect(item?.lock_token).toBeUndefined();
+    // The holder's token stays: the same completion again (the SDK's resend) recognises itself; another's does not.
+    expect(item?.lock_token?.S).toBe(begun.token);
     expect(item?.lease_expires_at).toBeUndefined();
-    // A second complete (not locked any more) is refused.
-    expect(await store.complete(id, begun.token, response)).toBe(false);
+    expect(await store.complete(id, begun.token, response)).toBe(true);
+    expect(await store.complete(id, "someone-else", response)).toBe(false);
   });
 
-  it("a certain release deletes the record; an uncertain one keeps it open without lock or lease", async () => {
+  it("a certain release deletes the record; an uncertain one keeps it open with the holder's token, without a lease", async () => {
     const first = await acquire();
     expect(await store.release(id, first.token, false)).toBe(true);
     expect(await itemOf()).toBeUndefined();
@@ -410,11 +411,13 @@ describe("IdempotencyStore: complete, release and the intent index", () => {
     expect(await store.release(id, second.token, true)).toBe(true);
     const open = await itemOf();
     expect(open?.state?.S).toBe("open");
-    expect(open?.lock_token).toBeUndefined();
+    expect(open?.lock_token?.S).toBe(second.token);
     expect(open?.lease_expires_at).toBeUndefined();
-    // An open record is not locked: neither release applies to it again.
+    // An open record is not locked: a certain release does not apply to it; the same uncertain release
+    // again (the SDK's resend) recognises itself, another holder's does not.
     expect(await store.release(id, second.token, false)).toBe(false);
-    expect(await store.release(id, second.token, true)).toBe(false);
+    expect(await store.release(id, second.token, true)).toBe(true);
+    expect(await store.release(id, "someone-else", true)).toBe(false);
     expect((await itemOf())?.state?.S).toBe("open");
   });
 
@@ -686,10 +689,16 @@ const companionUpdateOf = companionUpdate;
 const UNCHANGED_CUSTOMER = { version: { N: "1" }, kyc_session: { S: "session-1" } };
 const UPDATED_CUSTOMER = { version: { N: "2" }, kyc_session: { S: "session-2" } };
 
-function expectCompleted(item: Awaited<ReturnType<typeof itemOf>>, stored: unknown = response) {
+/** The token of the lock `sentBy` acquired last: a completion keeps it, so its own resend recognises itself. */
+let heldToken = "";
+function expectCompleted(
+  item: Awaited<ReturnType<typeof itemOf>>,
+  stored: unknown = response,
+  token: unknown = heldToken,
+) {
   expect(item?.state?.S).toBe("completed");
   expect(JSON.parse(item?.response?.S ?? "null")).toEqual(stored);
-  expect(item?.lock_token).toBeUndefined();
+  expect(item?.lock_token?.S).toEqual(token);
 }
 function expectStillLocked(item: Awaited<ReturnType<typeof itemOf>>, token: string) {
   expect(item?.state?.S).toBe("locked");
@@ -780,6 +789,7 @@ describe.skipIf(!local)(`IdempotencyStore.completeWith on DynamoDB Local${dynamo
   async function sentBy<T>(work: (token: string) => Promise<T>): Promise<{ result: T; calls: string[] }> {
     await putCustomer();
     const begun = await acquire();
+    heldToken = begun.token;
     sent.length = 0;
     const result = await work(begun.token);
     return { result, calls: [...sent] };
@@ -812,14 +822,14 @@ describe.skipIf(!local)(`IdempotencyStore.completeWith on DynamoDB Local${dynamo
     expectCompleted(await itemOf());
   });
 
-  it("with transactions, the lock lost: neither is written, and nothing more is sent", async () => {
+  it("with transactions, the lock lost: neither is written, and one consistent read tells a lost lock from our own resent completion", async () => {
     let token = "";
     const { result, calls } = await sentBy((held) => {
       token = held;
       return transactional().completeWith(id, "not-the-holders-token", response, companionUpdate(1));
     });
     expect(result).toEqual({ completed: false, companionApplied: false });
-    expect(calls).toEqual(["TransactWriteItemsCommand"]);
+    expect(calls).toEqual(["TransactWriteItemsCommand", "GetItemCommand IDEMPOTENCY"]);
     expect(await customerOf()).toMatchObject(UNCHANGED_CUSTOMER);
     expectStillLocked(await itemOf(), token);
   });
@@ -904,11 +914,12 @@ describe("runIdempotent with a companion update (Attempt.completeWith)", () => {
     expect(result.statusCode).toBe(201);
     expect(settled).toEqual([true]);
     expect(await customerOf()).toMatchObject(UPDATED_CUSTOMER);
-    expectCompleted(await itemOf(), {
-      statusCode: 201,
-      headers: { "content-type": "application/json" },
-      body: '{"kyc":"started"}',
-    });
+    // runIdempotent took the lock itself: its token, whatever it was, stays with the completion.
+    expectCompleted(
+      await itemOf(),
+      { statusCode: 201, headers: { "content-type": "application/json" }, body: '{"kyc":"started"}' },
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+    );
   });
 
   it("a companion whose condition fails: settled(false), and the answer is still stored", async () => {
