@@ -58,12 +58,8 @@ const key = (recordId: string) => ({ pk: { S: `IDEMPOTENCY#${recordId}` }, sk: {
 const itemOf = async (recordId = id) =>
   (await dynamo.client.send(new GetItemCommand({ TableName: TABLE, Key: key(recordId), ConsistentRead: true }))).Item;
 
-async function acquire(
-  fingerprint = "fp",
-  leaseMs = 10_000,
-  intent?: { owner: string; subject: string; detail: string },
-) {
-  const begun = await store.begin(id, fingerprint, now + leaseMs, intent);
+async function acquire(fingerprint = "fp", leaseMs = 10_000) {
+  const begun = await store.begin(id, fingerprint, now + leaseMs);
   if (begun.kind !== "acquired") throw new Error(`expected to acquire, got ${begun.kind}`);
   return begun;
 }
@@ -80,21 +76,11 @@ describe("IdempotencyStore.begin: what is written", () => {
     expect(item?.state?.S).toBe("locked");
     expect(item?.fingerprint?.S).toBe("fp-1");
     expect(item?.lock_token?.S).toBe(begun.token);
-    // Without an intent nothing is indexed.
+    // Nothing of an idempotency record is indexed.
     expect(item?.owner).toBeUndefined();
     expect(item?.gsi1pk).toBeUndefined();
     expect(item?.gsi1sk).toBeUndefined();
     expect(item?.intent_detail).toBeUndefined();
-  });
-
-  it("indexes an intent under INTENT#<subject>, sorted by the record id, with its owner and detail", async () => {
-    await acquire("fp", 10_000, { owner: "alice", subject: `subj-${n}`, detail: "detail-hash" });
-    const item = await itemOf();
-    expect(item?.owner?.S).toBe("alice");
-    expect(item?.intent_detail?.S).toBe("detail-hash");
-    expect(item?.gsi1pk?.S).toBe(`INTENT#subj-${n}`);
-    expect(item?.gsi1sk?.S).toBe(id);
-    expect(await store.openIntents(`subj-${n}`)).toEqual([{ owner: "alice", detail: "detail-hash" }]);
   });
 });
 
@@ -370,30 +356,15 @@ describe("IdempotencyStore.begin over records missing attributes (written by han
     faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
     await expect(store.begin(id, "fp", now + 10_000)).rejects.toMatchObject({ code: "ECONNRESET" });
   });
-
-  it("an index entry without expires_at is not live; one without a state is open", async () => {
-    const subject = `partial-${n}`;
-    await putRecord(`${id}-a`, { owner: { S: "gone" }, gsi1pk: { S: `INTENT#${subject}` }, gsi1sk: { S: "a" } });
-    await putRecord(`${id}-b`, {
-      owner: { S: "stateless" },
-      intent_detail: { S: "d" },
-      gsi1pk: { S: `INTENT#${subject}` },
-      gsi1sk: { S: "b" },
-      expires_at: { N: liveSeconds() },
-    });
-    expect(await store.openIntents(subject)).toEqual([{ owner: "stateless", detail: "d" }]);
-  });
 });
 
-describe("IdempotencyStore: complete, release and the intent index", () => {
-  it("complete stores the response, drops the lock, the lease and the index entry", async () => {
-    const begun = await acquire("fp", 10_000, { owner: "o", subject: `s-${n}`, detail: "d" });
+describe("IdempotencyStore: complete and release", () => {
+  it("complete stores the response and drops the lease", async () => {
+    const begun = await acquire("fp", 10_000);
     expect(await store.complete(id, begun.token, response)).toBe(true);
     const item = await itemOf();
     expect(item?.state?.S).toBe("completed");
     expect(JSON.parse(item?.response?.S ?? "null")).toEqual(response);
-    expect(item?.gsi1pk).toBeUndefined();
-    expect(item?.gsi1sk).toBeUndefined();
     // The holder's token stays: the same completion again (the SDK's resend) recognises itself; another's does not.
     expect(item?.lock_token?.S).toBe(begun.token);
     expect(item?.lease_expires_at).toBeUndefined();
@@ -419,44 +390,6 @@ describe("IdempotencyStore: complete, release and the intent index", () => {
     expect(await store.release(id, second.token, true)).toBe(true);
     expect(await store.release(id, "someone-else", true)).toBe(false);
     expect((await itemOf())?.state?.S).toBe("open");
-  });
-
-  it("lists an open intent until the last second of its record, not after", async () => {
-    const subject = `window-${n}`;
-    const begun = await acquire("fp", 10_000, { owner: "bob", subject, detail: "dd" });
-    expect(await store.release(id, begun.token, true)).toBe(true);
-    const expiresAt = Number((await itemOf())?.expires_at?.N);
-    now = expiresAt * 1000 + 999;
-    expect(await store.openIntents(subject)).toEqual([{ owner: "bob", detail: "dd" }]);
-    now = expiresAt * 1000 + 1_000;
-    expect(await store.openIntents(subject)).toEqual([]);
-  });
-
-  it("skips index entries without an owner, and reads a missing detail as empty", async () => {
-    const subject = `raw-${n}`;
-    const live = String(Math.floor(now / 1000) + 60);
-    await putRecord(`${id}-a`, {
-      state: { S: "open" },
-      gsi1pk: { S: `INTENT#${subject}` },
-      gsi1sk: { S: "a" },
-      expires_at: { N: live },
-    });
-    await putRecord(`${id}-b`, {
-      state: { S: "locked" },
-      owner: { S: "carol" },
-      gsi1pk: { S: `INTENT#${subject}` },
-      gsi1sk: { S: "b" },
-      expires_at: { N: live },
-    });
-    await putRecord(`${id}-c`, {
-      state: { S: "completed" },
-      owner: { S: "dave" },
-      intent_detail: { S: "x" },
-      gsi1pk: { S: `INTENT#${subject}` },
-      gsi1sk: { S: "c" },
-      expires_at: { N: live },
-    });
-    expect(await store.openIntents(subject)).toEqual([{ owner: "carol", detail: "" }]);
   });
 });
 

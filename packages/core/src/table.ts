@@ -6,7 +6,7 @@
  * | item                | pk                         | sk            | gsi1pk          | gsi1sk                   |
  * |---------------------|----------------------------|---------------|-----------------|--------------------------|
  * | customer            | `CUSTOMER#<customer_id>`   | `CUSTOMER`    | `OWNER#<sub>`   | `<created_at>#<id>`      |
- * | idempotency record  | `IDEMPOTENCY#<sha256>`     | `IDEMPOTENCY` | `INTENT#<hmac>` (create, while open) | `<sha256>` |
+ * | idempotency record  | `IDEMPOTENCY#<sha256>`     | `IDEMPOTENCY` |                 |                          |
  * | stage marker        | `STAGE`                    | `STAGE`       |                 |                          |
  */
 export const TableKeys = {

@@ -3,7 +3,7 @@ import { type ApiResult, problemResult } from "../http/response.js";
 import { toProblem } from "../http/to-problem.js";
 import { errorFields, type LogFields, type Logger } from "../log.js";
 import { Metric } from "../metrics.js";
-import type { CompanionUpdate, IdempotencyStore, Intent, StoredResponse } from "./store.js";
+import type { CompanionUpdate, IdempotencyStore, StoredResponse } from "./store.js";
 
 export interface IdempotentCall {
   store: IdempotencyStore;
@@ -21,8 +21,6 @@ export interface IdempotentCall {
   count: (metric: Metric) => void;
   /** Logs a problem and counts it (Align's by status), as the handler does for a thrown one. */
   report: (problem: ProblemError) => void;
-  /** Indexes the attempt by what it is about (see {@link IdempotencyStore.intentOwners}). */
-  intent?: Intent;
 }
 
 /** What the operation learns about earlier attempts with the same key. */
@@ -65,7 +63,7 @@ export async function runIdempotent(
   call: IdempotentCall,
   operation: (attempt: Attempt) => Promise<ApiResult>,
 ): Promise<ApiResult> {
-  const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs, call.intent);
+  const begun = await call.store.begin(call.id, call.fingerprint, call.leaseUntilMs);
   if (begun.kind === "replay") {
     call.annotate({ event: "idempotent_replay" });
     call.count(Metric.IdempotentReplays);

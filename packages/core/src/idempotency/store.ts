@@ -12,8 +12,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
-import { queryItems } from "../query-pages.js";
-import { ItemKind, itemKey, TableKeys } from "../table.js";
+import { ItemKind, itemKey } from "../table.js";
 
 /** Results are kept this long, as Stripe does. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -23,18 +22,6 @@ export interface StoredResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
-}
-
-/**
- * What an attempt is about, indexed while its outcome is open so a later
- * recovery can see who else may have caused an upstream change. `subject`
- * (what is indexed: for a create, the email) and `detail` (the whole request)
- * are keyed hashes, never the data itself.
- */
-export interface Intent {
-  owner: string;
-  subject: string;
-  detail: string;
 }
 
 /**
@@ -65,8 +52,6 @@ export interface Intent {
  * write recognises its own earlier write when its condition fails: the AWS
  * SDK resends a write whose answer was lost (a 500, a request timeout), and
  * that resend finds the write already made, not "someone else".
- * The intent index entry lives only while the outcome is open (`locked`,
- * `open`): a definite outcome leaves it.
  */
 export const RecordState = {
   Locked: "locked",
@@ -139,7 +124,7 @@ export class IdempotencyStore {
    * not. One conditional PutItem; where the store does not return the old item
    * on a failed condition (dynalite), one consistent GetItem more.
    */
-  async begin(id: string, fingerprint: string, leaseUntilMs: number, intent?: Intent): Promise<BeginResult> {
+  async begin(id: string, fingerprint: string, leaseUntilMs: number): Promise<BeginResult> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.#now();
       const nowSeconds = Math.floor(now / 1000);
@@ -156,14 +141,6 @@ export class IdempotencyStore {
               lease_expires_at: { N: String(leaseUntilMs) },
               expires_at: { N: String(nowSeconds + IDEMPOTENCY_TTL_SECONDS) },
               created_at: { S: new Date(now).toISOString() },
-              ...(intent
-                ? {
-                    owner: { S: intent.owner },
-                    intent_detail: { S: intent.detail },
-                    [TableKeys.ownerPartition]: { S: `INTENT#${intent.subject}` },
-                    [TableKeys.ownerSort]: { S: id },
-                  }
-                : {}),
             },
             ConditionExpression: BEGIN_CONDITION,
             ExpressionAttributeNames: { "#state": "state" },
@@ -215,32 +192,9 @@ export class IdempotencyStore {
   }
 
   /**
-   * The open attempts, in the last 24 hours, at what an intent names (for a
-   * create: the same email): owner and detail of every live `locked` or `open`
-   * record indexed under `subject`, every page. The index is eventually
-   * consistent, which is enough here: an attempt is indexed long before
-   * another caller could find its result.
-   */
-  async openIntents(subject: string): Promise<Omit<Intent, "subject">[]> {
-    const nowSeconds = Math.floor(this.#now() / 1000);
-    const intents: Omit<Intent, "subject">[] = [];
-    const items = queryItems(this.#db, {
-      TableName: this.#table,
-      IndexName: TableKeys.ownerIndex,
-      KeyConditionExpression: "#intent = :intent",
-      ExpressionAttributeNames: { "#intent": TableKeys.ownerPartition },
-      ExpressionAttributeValues: { ":intent": { S: `INTENT#${subject}` } },
-    });
-    for await (const item of items) {
-      const live = Number(item.expires_at?.N ?? 0) >= nowSeconds && item.state?.S !== RecordState.Completed;
-      if (live && item.owner?.S) intents.push({ owner: item.owner.S, detail: item.intent_detail?.S ?? "" });
-    }
-    return intents;
-  }
-
-  /**
-   * `locked` -> `completed`: stores the final response and leaves the intent
-   * index. False when the lock was lost (another invocation took over).
+   * `locked` -> `completed`: stores the final response. False when the lock
+   * was lost (another invocation took over); true again for the same token
+   * (its own completion, resent by the SDK).
    */
   async complete(id: string, token: string, response: StoredResponse): Promise<boolean> {
     if (await conditionalWrite(this.#db, new UpdateItemCommand(this.#completion(id, token, response)))) return true;
@@ -306,13 +260,11 @@ export class IdempotencyStore {
     return {
       TableName: this.#table,
       Key: itemKey(ItemKind.Idempotency, id),
-      UpdateExpression: "SET #state = :completed, #response = :response REMOVE lease_expires_at, #gpk, #gsk",
+      UpdateExpression: "SET #state = :completed, #response = :response REMOVE lease_expires_at",
       ConditionExpression: "#state = :locked AND lock_token = :token",
       ExpressionAttributeNames: {
         "#state": "state",
         "#response": "response",
-        "#gpk": TableKeys.ownerPartition,
-        "#gsk": TableKeys.ownerSort,
       },
       ExpressionAttributeValues: {
         ":completed": { S: RecordState.Completed },
