@@ -22,15 +22,29 @@ export function kycRank(kycs: Kycs | null | undefined): number {
   return KYC_RANK.get(kycs.status) ?? 1;
 }
 
+/** A session whose link the observation does not show: the same session as any other, for the rule. */
+export const UNNAMED_SESSION = "unnamed";
+
 /**
  * The identity of a KYC session: what Align issued for it (its link), hashed
- * to a short key. Undefined when no session shows (KYC not started, or a
- * session without a link).
+ * to a short key; {@link UNNAMED_SESSION} for `kycs` without a link (an event
+ * may omit it); undefined when no session shows (KYC not started).
  */
 export function sessionOf(kycs: Kycs | null | undefined): string | undefined {
-  const link = kycs?.kyc_flow_link;
-  if (typeof link !== "string" || link === "") return undefined;
+  if (kycs === null || kycs === undefined) return undefined;
+  const link = kycs.kyc_flow_link;
+  if (typeof link !== "string" || link === "") return UNNAMED_SESSION;
   return createHash("sha256").update(link).digest("base64url").slice(0, 22);
+}
+
+/** Whether two observations may be of one session: the same link, or one of them does not show its link. */
+export function sameSession(a: string | undefined, b: string | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && (a === UNNAMED_SESSION || b === UNNAMED_SESSION));
+}
+
+/** The stored session after `incoming` applied: an observation that does not show its link keeps the stored one. */
+export function nextSession(stored: OrderingState, incoming: IncomingOrder): string | undefined {
+  return incoming.session === UNNAMED_SESSION && stored.session !== undefined ? stored.session : incoming.session;
 }
 
 /** What a stored record says about its own place in the order. */
@@ -77,7 +91,8 @@ export type Verdict = "apply" | "bookkeeping" | "stale" | "duplicate";
  * 0. The same delivery again (the same bytes, any time later) is a duplicate.
  * 1. **Final.** `approved` never moves back, whatever arrives later.
  * 2. **Sessions**, by what Align issued: when the observation shows another
- *    KYC session than the stored one,
+ *    KYC session than the stored one (one that does not show its link counts
+ *    as the same session),
  *    - no session at all never replaces one (a read from before KYC began);
  *    - if we know when the stored link was issued, the observation is newer
  *      only if it is the answer that issued its own link later, or if it
@@ -104,6 +119,7 @@ export function order(stored: OrderingState, incoming: IncomingOrder, now: numbe
   if (newer(stored, incoming, now)) return "apply";
   const issuesStoredLink =
     incoming.session !== undefined &&
+    incoming.session !== UNNAMED_SESSION &&
     incoming.session === stored.session &&
     incoming.linkIssuedAt !== undefined &&
     stored.linkAt === undefined;
@@ -113,7 +129,7 @@ export function order(stored: OrderingState, incoming: IncomingOrder, now: numbe
 function newer(stored: OrderingState, incoming: IncomingOrder, now: number): boolean {
   if (stored.rank === FINAL_KYC_RANK && incoming.rank < FINAL_KYC_RANK) return false;
   const trusted = incoming.asOf <= now + CLOCK_SKEW_MS;
-  if (incoming.session !== stored.session && stored.session !== undefined) {
+  if (!sameSession(incoming.session, stored.session) && stored.session !== undefined) {
     if (incoming.session === undefined) return false;
     if (stored.linkAt !== undefined) {
       if (incoming.linkIssuedAt !== undefined) return incoming.linkIssuedAt > stored.linkAt;
@@ -140,7 +156,7 @@ export function nextAsOf(stored: OrderingState | undefined, incoming: IncomingOr
 
 /** The stored link's issue instant after `incoming` applied: kept for the same session, replaced for another. */
 export function nextLinkAt(stored: OrderingState, incoming: IncomingOrder): number | undefined {
-  if (incoming.session !== undefined && incoming.session === stored.session) {
+  if (incoming.session !== undefined && sameSession(incoming.session, stored.session)) {
     return stored.linkAt ?? incoming.linkIssuedAt;
   }
   return incoming.linkIssuedAt;
