@@ -34,6 +34,7 @@ export { Audience, buildOpenApi, type OpenApiOptions, type OpenApiRoute } from "
 export { createRuntime, getRuntime, type Runtime, type RuntimeOptions, resetRuntime, setRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";
+export { isWellFormedSubject, isWellFormedText, MAX_SUBJECT_LENGTH, WELL_FORMED_TEXT_PATTERN } from "./text.js";
 export {
   MAX_WEBHOOK_BYTES,
   parseDelivery,
