@@ -486,7 +486,17 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], options: OpenApiOp
       },
       IndividualCustomerRequest: individualRequest,
       CorporateCustomerRequest: corporateRequest,
-      StartKycRequest: { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
+      StartKycRequest: withRefs(
+        { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
+        {
+          // The server checks the text as sent, then that it parses as a URL (see api-schemas.ts).
+          redirect_uri: {
+            ...(schema(StartKycBodySchema, "input").properties as Record<string, Json>).redirect_uri,
+            format: "uri",
+            description: "Where the KYC flow returns: https, or http to 127.0.0.1, localhost or [::1] only",
+          },
+        },
+      ),
       SimulateRequest: { ...schema(SimulateBodySchema, "input"), additionalProperties: false },
       Kycs: schema(KycsResponseSchema, "output"),
       Customer: withRefs(schema(CustomerResponseSchema, "output"), {
