@@ -1,6 +1,13 @@
 export { type Caller, requireCaller } from "./auth.js";
 export { now, setClock } from "./clock.js";
-export { type Config, ConfigError, loadConfig, requireAlignKey } from "./config.js";
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  requireAlignKey,
+  requireSigningSecrets,
+  type SigningSecret,
+} from "./config.js";
 export * from "./customers/api-schemas.js";
 export { type CustomerRecord, CustomerStore } from "./customers/customer-store.js";
 export * from "./customers/response-schemas.js";

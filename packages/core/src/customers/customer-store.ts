@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import { conditionalWrite, type DynamoSender } from "../conditional-write.js";
+import type { SigningSecret } from "../config.js";
 import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
@@ -166,17 +167,21 @@ function decode(item: Item): CustomerRecord {
 export class CustomerStore {
   readonly #db: DynamoSender;
   readonly #table: string;
-  readonly #cursorSecret: () => string;
-  #cursorKey: Buffer | undefined;
+  readonly #signingSecrets: () => readonly SigningSecret[];
+  readonly #cursorKeys = new Map<string, Buffer>();
 
   /**
-   * @param cursorSecret signs list cursors (any secret of the deployment; rotating it voids open
-   * cursors), read on first use.
+   * @param signingSecrets sign list cursors: our own versioned secrets, current first (read on
+   * first use). A cursor names its version; the others still verify, so a rotation voids nothing.
    */
-  constructor(db: DynamoSender, tableName: string, cursorSecret: string | (() => string)) {
+  constructor(
+    db: DynamoSender,
+    tableName: string,
+    signingSecrets: readonly SigningSecret[] | (() => readonly SigningSecret[]),
+  ) {
     this.#db = db;
     this.#table = tableName;
-    this.#cursorSecret = typeof cursorSecret === "string" ? () => cursorSecret : cursorSecret;
+    this.#signingSecrets = typeof signingSecrets === "function" ? signingSecrets : () => signingSecrets;
   }
 
   async get(customerId: string): Promise<CustomerRecord | undefined> {
@@ -358,23 +363,38 @@ export class CustomerStore {
     };
   }
 
-  #mac(payload: string): Buffer {
-    this.#cursorKey ??= createHmac("sha256", this.#cursorSecret()).update("align-onboarding/list-cursor").digest();
-    return createHmac("sha256", this.#cursorKey).update(payload).digest().subarray(0, 16);
+  /** The MAC of `<version>.<payload>` under that version's secret; undefined for a version we do not hold. */
+  #mac(version: string, payload: string): Buffer | undefined {
+    let key = this.#cursorKeys.get(version);
+    if (key === undefined) {
+      const secret = this.#signingSecrets().find((candidate) => candidate.version === version)?.secret;
+      if (secret === undefined) return undefined;
+      key = createHmac("sha256", secret).update("align-onboarding/list-cursor").digest();
+      this.#cursorKeys.set(version, key);
+    }
+    return createHmac("sha256", key).update(`${version}.${payload}`).digest().subarray(0, 16);
   }
 
-  /** `<payload>.<mac>`, base64url: the last key read, signed so a forged cursor never reaches DynamoDB. */
+  /**
+   * `<version>.<payload>.<mac>` (payload and MAC base64url): the last key read, signed with the
+   * current secret so a forged cursor never reaches DynamoDB.
+   */
   #encodeCursor(key: Item): string {
     const values = CURSOR_FIELDS.map((name) => required(key, name, "S"));
     const payload = Buffer.from(JSON.stringify(values)).toString("base64url");
-    return `${payload}.${this.#mac(payload).toString("base64url")}`;
+    const [current] = this.#signingSecrets();
+    if (current === undefined) throw new TypeError("No signing secret");
+    const mac = this.#mac(current.version, payload) as Buffer;
+    return `${current.version}.${payload}.${mac.toString("base64url")}`;
   }
 
   #decodeCursor(owner: string, cursor: string): Item {
     const parts = cursor.split(".");
-    if (parts.length !== 2) throw new InvalidCursorError("Invalid cursor");
-    const [payload, mac] = parts as [string, string];
-    const expected = this.#mac(payload);
+    if (parts.length !== 3) throw new InvalidCursorError("Invalid cursor");
+    const [version, payload, mac] = parts as [string, string, string];
+    // Signed by a secret we no longer (or never) held: refused like any forgery.
+    const expected = this.#mac(version, payload);
+    if (expected === undefined) throw new InvalidCursorError("Invalid cursor");
     const given = Buffer.from(mac, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new InvalidCursorError("Invalid cursor");
