@@ -63,6 +63,9 @@ export default $config({
     const alignApiKey = new sst.Secret(Link.AlignApiKey);
     // Empty means "use the API key", which is what Align signs webhooks with.
     const alignWebhookSecret = new sst.Secret(Link.AlignWebhookSecret, "");
+    // Ours, for list cursors: `v1:<random>` (current first; `v2:...,v1:...` during a rotation). No
+    // default, so a stage without it is refused at deploy; never the Align key.
+    const signingSecrets = new sst.Secret(Link.SigningSecrets);
 
     const table = new sst.aws.Dynamo(Link.Table, {
       fields: { pk: "string", sk: "string", gsi1pk: "string", gsi1sk: "string" },
@@ -87,6 +90,7 @@ export default $config({
       [Link.Table]: table,
       [Link.AlignApiKey]: alignApiKey,
       [Link.AlignWebhookSecret]: alignWebhookSecret,
+      [Link.SigningSecrets]: signingSecrets,
     };
 
     const api = new sst.aws.ApiGatewayV2("Api", {

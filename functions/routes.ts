@@ -82,6 +82,8 @@ export const Link = {
   AlignApiKey: "AlignApiKey",
   /** The webhook signing secret(s) (an SST secret). */
   AlignWebhookSecret: "AlignWebhookSecret",
+  /** Our own versioned signing secrets (list cursors; an SST secret, never the Align key). */
+  SigningSecrets: "SigningSecrets",
 } as const;
 export type Link = (typeof Link)[keyof typeof Link];
 
@@ -91,7 +93,7 @@ export const functionSettings: Record<
   { timeoutSeconds: number; memoryMb: number; links: readonly Link[] }
 > = {
   "create-customer": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
-  "get-customer": { timeoutSeconds: 10, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
+  "get-customer": { timeoutSeconds: 10, memoryMb: 512, links: [Link.Table, Link.AlignApiKey, Link.SigningSecrets] },
   "start-kyc": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
   "sandbox-simulate": { timeoutSeconds: 20, memoryMb: 512, links: [Link.Table, Link.AlignApiKey] },
   // The webhook secret defaults to the API key (Align signs with it), so the receiver has both.

@@ -225,11 +225,17 @@ describe("client options", () => {
     const build = (extra: Record<string, unknown>) => () =>
       new Align({ apiKey: KEY, ...(extra as { authHeader?: "api-key" }) });
     expect(build({ authHeader: "x-api-key" })).toThrow(AlignValidationError);
-    try {
-      build({ customerTypeField: "kind" })();
-    } catch (error) {
-      expect((error as AlignValidationError).errors.map((e) => e.path)).toEqual([["customerTypeField"]]);
-    }
+    // Thrown, not only checked when something is: a build that passed would fail here.
+    const thrown = (() => {
+      try {
+        build({ customerTypeField: "kind" })();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(thrown).toBeInstanceOf(AlignValidationError);
+    expect((thrown as AlignValidationError).errors.map((e) => e.path)).toEqual([["customerTypeField"]]);
   });
 
   it("refuses a plain-http webhook URL outside loopback before the network", async () => {

@@ -34,11 +34,14 @@ beforeAll(async () => {
   t = await startTestStack({ registerWebhook: false });
   mine = (await t.api("POST", "/customers", { body: individual("bundle-owner@example.com") })).json
     .customer_id as string;
+  // A second customer, so the list has a second page (see the get-customer check).
+  await t.api("POST", "/customers", { body: individual("bundle-owner-2@example.com") });
   // As SST serialises links into resource.enc (platform/src/components/link.ts): properties plus type.
   linkValues = {
     [Link.Table]: { name: t.stack.tableName, type: "sst.aws.Dynamo" },
     [Link.AlignApiKey]: { value: "sandbox-key", type: "sst.sst.Secret" },
     [Link.AlignWebhookSecret]: { value: WEBHOOK_SECRET, type: "sst.sst.Secret" },
+    [Link.SigningSecrets]: { value: `bundle:${"s".repeat(32)}`, type: "sst.sst.Secret" },
   };
 }, 60_000);
 afterAll(() => t.close());
@@ -95,7 +98,20 @@ const checks: Record<FunctionName, (fn: LambdaProcess, tag: string) => Promise<b
     });
     const list = await fn.invoke(event("GET", "GET /customers", "/customers"));
     const items = JSON.parse(list.result?.body ?? "{}").items as { customer_id: string }[] | undefined;
-    return one.result?.statusCode === 200 && items?.some((item) => item.customer_id === mine) === true;
+    // A page with a next one: its cursor is signed and then verified with the SigningSecrets link.
+    const page = (query: Record<string, string>) =>
+      fn.invoke({
+        ...event("GET", "GET /customers", "/customers"),
+        rawQueryString: new URLSearchParams(query).toString(),
+        queryStringParameters: query,
+      });
+    const first = JSON.parse((await page({ limit: "1" })).result?.body ?? "{}") as { next_cursor?: string };
+    const second = first.next_cursor === undefined ? undefined : await page({ limit: "1", cursor: first.next_cursor });
+    return (
+      one.result?.statusCode === 200 &&
+      items?.some((item) => item.customer_id === mine) === true &&
+      second?.result?.statusCode === 200
+    );
   },
   "start-kyc": async (fn) => {
     const { result } = await fn.invoke({

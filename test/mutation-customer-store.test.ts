@@ -34,7 +34,7 @@ let id = "";
 beforeAll(async () => {
   dynamo = await startEmbeddedDynamo();
   await ensureTable(dynamo.client, TABLE);
-  store = new CustomerStore(dynamo.client, TABLE, SECRET);
+  store = new CustomerStore(dynamo.client, TABLE, [{ version: "v1", secret: SECRET }]);
 });
 afterAll(() => dynamo.close());
 beforeEach(() => {
@@ -332,8 +332,8 @@ describe("list cursors", () => {
   const key = createHmac("sha256", SECRET).update("align-onboarding/list-cursor").digest();
   const sign = (values: unknown) => {
     const payload = Buffer.from(typeof values === "string" ? values : JSON.stringify(values)).toString("base64url");
-    const mac = createHmac("sha256", key).update(payload).digest().subarray(0, 16).toString("base64url");
-    return `${payload}.${mac}`;
+    const mac = createHmac("sha256", key).update(`v1.${payload}`).digest().subarray(0, 16).toString("base64url");
+    return `v1.${payload}.${mac}`;
   };
   let lister = "";
   const owner = () => lister;
@@ -350,7 +350,8 @@ describe("list cursors", () => {
     const first = await store.listByOwner(owner(), 2);
     expect(first.items).toHaveLength(2);
     expect(first.nextCursor).toBeDefined();
-    const [payload] = String(first.nextCursor).split(".");
+    const [version, payload] = String(first.nextCursor).split(".");
+    expect(version).toBe("v1");
     const values = JSON.parse(Buffer.from(String(payload), "base64url").toString("utf8"));
     expect(values).toEqual([
       `CUSTOMER#${first.items[1]?.customerId}`,
@@ -377,12 +378,15 @@ describe("list cursors", () => {
     };
     await expect(store.listByOwner(owner(), 2, sign(good))).resolves.toBeDefined();
     await refuse(sign(good), "someone-else");
+    const [version, payload, mac] = sign(good).split(".");
     await refuse(`${sign(good)}.extra`);
-    await refuse(`${sign(good).split(".")[0]}.${Buffer.alloc(16).toString("base64url")}`);
-    await refuse(`${sign(good).split(".")[0]}.${Buffer.alloc(15).toString("base64url")}`);
-    await refuse(sign(good).replace(".", ""));
-    await refuse(`.${sign(good).split(".")[1]}`);
-    await refuse(`${sign(good).split(".")[0]}.`);
+    await refuse(`${version}.${payload}.${Buffer.alloc(16).toString("base64url")}`);
+    await refuse(`${version}.${payload}.${Buffer.alloc(15).toString("base64url")}`);
+    await refuse(`${payload}.${mac}`);
+    await refuse(`v2.${payload}.${mac}`);
+    await refuse(`${version}.${payload}${mac}`);
+    await refuse(`${version}..${mac}`);
+    await refuse(`${version}.${payload}.`);
     // A signed payload that is not JSON: refused as a cursor (400), with the parse error as its cause.
     expect((await refuse(sign("not json"))).cause).toBeInstanceOf(SyntaxError);
     await refuse(sign({ 0: "a" }));

@@ -125,7 +125,7 @@ describe("CustomerStore.observe applies the rule under a race", () => {
   beforeAll(async () => {
     dynamo = await startEmbeddedDynamo();
     await ensureTable(dynamo.client, TABLE);
-    store = new CustomerStore(dynamo.client, TABLE, "cursor-secret");
+    store = new CustomerStore(dynamo.client, TABLE, [{ version: "v1", secret: "c".repeat(32) }]);
   });
   afterAll(() => dynamo.close());
 

@@ -122,7 +122,16 @@ async function devInvoke(
   return Promise.race([answered, timeout]);
 }
 
-describe.skipIf(!installed)("sst dev's worker with our prebuilt bundles", () => {
+// Said in the output, never silent: `npm test` alone does not install SST's platform.
+const SKIP_REASON = "SKIPPED: .sst/platform is not installed; run `npm run typecheck:infra` first, as CI does";
+const SKIPPED = installed ? "" : ` [${SKIP_REASON}]`;
+if (!installed) console.warn(`test/sst-dev.test.ts ${SKIP_REASON}`);
+
+it.runIf(!installed && process.env.CI !== undefined)("CI installs SST's platform before the tests", () => {
+  expect.fail("CI must run `npm run typecheck:infra` before `npm test`, or the sst dev tests below are skipped");
+});
+
+describe.skipIf(!installed)(`sst dev's worker with our prebuilt bundles${SKIPPED}`, () => {
   it("answers from the absolute bundle folder sst.config.ts uses", async () => {
     const outcome = await devInvoke(join(project, "dist", "functions", "openapi"), {});
     expect(outcome.kind).toBe("response");

@@ -94,6 +94,7 @@ export async function startWorld(): Promise<World> {
           ALIGN_BASE_URL: sandbox.url,
           ALIGN_TIMEOUT_MS: String(ALIGN_TIMEOUT_MS),
           TABLE_NAME: tableName,
+          SIGNING_SECRETS: `sim:${"s".repeat(32)}`,
           DYNAMODB_ENDPOINT: db.endpoint,
           KYC_REFRESH_AFTER_SECONDS: "30",
           LOG_LEVEL: "error",

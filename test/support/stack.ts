@@ -53,6 +53,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
       ALIGN_BASE_URL: stack.alignUrl,
       ALIGN_API_KEY: "sandbox-key",
       TABLE_NAME: stack.tableName,
+      SIGNING_SECRETS: process.env.SIGNING_SECRETS ?? "",
     }),
     async api(method, path, call = {}) {
       const headers: Record<string, string> = { ...call.headers };

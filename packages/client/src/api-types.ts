@@ -17,6 +17,7 @@ export interface CorporateCustomerRequest {
 }
 
 export interface StartKycRequest {
+  /** Where the KYC flow returns: https, or http to 127.0.0.1, localhost or [::1] only */
   redirect_uri?: string;
   new_session?: boolean;
 }

@@ -16,6 +16,14 @@ const ConfigSchema = z.lazy(() =>
     /** Comma-separated, so a key can be rotated; defaults to the API key, which Align signs with. */
     ALIGN_WEBHOOK_SECRET: z.optional(z.string()),
     ALIGN_BASE_URL: z.optional(z.url({ protocol: /^https?$/ })),
+    /** Our own signing secrets (list cursors), `<version>:<secret>` comma-separated, current first. */
+    SIGNING_SECRETS: z.optional(
+      z.string().check(
+        z.refine((value) => parseSigningSecrets(value) !== undefined, {
+          error: `must be <version>:<secret>[,<version>:<secret>...], current first: versions of 1-16 letters, digits, - or _, each once; secrets of ${MIN_SIGNING_SECRET_LENGTH}+ characters without commas`,
+        }),
+      ),
+    ),
     ALIGN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 8_000),
     TABLE_NAME: z.string().check(z.trim(), z.minLength(3), z.maxLength(255)),
     DYNAMODB_ENDPOINT: z.optional(z.url({ protocol: /^https?$/ })),
@@ -35,6 +43,29 @@ const ConfigSchema = z.lazy(() =>
   }),
 );
 
+/** One version of our own signing secret. */
+export interface SigningSecret {
+  /** Carried by what it signs (a list cursor), so verification picks the right secret. */
+  version: string;
+  secret: string;
+}
+
+export const MIN_SIGNING_SECRET_LENGTH = 32;
+
+/** `v2:secret,v1:secret` -> versions, current first; undefined when malformed. */
+function parseSigningSecrets(value: string): SigningSecret[] | undefined {
+  const secrets: SigningSecret[] = [];
+  for (const entry of value.split(",")) {
+    const at = entry.indexOf(":");
+    const version = entry.slice(0, at).trim();
+    const secret = entry.slice(at + 1).trim();
+    if (at < 0 || !/^[A-Za-z0-9_-]{1,16}$/.test(version) || secret.length < MIN_SIGNING_SECRET_LENGTH) return undefined;
+    if (secrets.some((known) => known.version === version)) return undefined;
+    secrets.push({ version, secret });
+  }
+  return secrets;
+}
+
 export interface Config {
   alignEnvironment: "sandbox" | "production";
   /** Undefined only where a function does not use Align (see {@link requireAlignKey}). */
@@ -42,6 +73,12 @@ export interface Config {
   /** Secrets accepted on webhook signatures, current first. */
   webhookSecrets: string[];
   alignBaseUrl: string | undefined;
+  /**
+   * Our own signing secrets, current first; the others are still accepted
+   * (a rotation). Never derived from the Align key, so rotating that key
+   * voids nothing of ours. Undefined where not configured (see {@link requireSigningSecrets}).
+   */
+  signingSecrets: SigningSecret[] | undefined;
   alignTimeoutMs: number;
   tableName: string;
   dynamoEndpoint: string | undefined;
@@ -74,6 +111,7 @@ function linkedValues(): Source {
   return {
     ALIGN_API_KEY: read(() => resource.AlignApiKey?.value),
     ALIGN_WEBHOOK_SECRET: read(() => resource.AlignWebhookSecret?.value),
+    SIGNING_SECRETS: read(() => resource.SigningSecrets?.value),
     TABLE_NAME: read(() => resource.Table?.name),
   };
 }
@@ -107,6 +145,7 @@ export function loadConfig(env: Source = process.env, linked: Source = linkedVal
     alignApiKey: c.ALIGN_API_KEY,
     webhookSecrets,
     alignBaseUrl: c.ALIGN_BASE_URL,
+    signingSecrets: c.SIGNING_SECRETS === undefined ? undefined : parseSigningSecrets(c.SIGNING_SECRETS),
     alignTimeoutMs: c.ALIGN_TIMEOUT_MS,
     tableName: c.TABLE_NAME,
     dynamoEndpoint: c.DYNAMODB_ENDPOINT,
@@ -132,4 +171,21 @@ export function requireAlignKey(config: Config): string {
     throw new ConfigError("Invalid configuration: ALIGN_API_KEY: required by this function");
   }
   return config.alignApiKey;
+}
+
+/**
+ * Our signing secrets, for the functions that sign or verify (the list's
+ * cursors). Required wherever it is used, production or not: the local
+ * runtime and the tests set a fixed development value, and SST refuses to
+ * deploy without the `SigningSecrets` secret.
+ *
+ * @throws {ConfigError} naming `SIGNING_SECRETS` when it is not configured.
+ */
+export function requireSigningSecrets(config: Config): SigningSecret[] {
+  if (config.signingSecrets === undefined) {
+    throw new ConfigError(
+      "Invalid configuration: SIGNING_SECRETS: required by this function (<version>:<secret>, e.g. v1:$(openssl rand -base64 32))",
+    );
+  }
+  return config.signingSecrets;
 }

@@ -1,6 +1,13 @@
 export { type Caller, requireCaller } from "./auth.js";
 export { now, setClock } from "./clock.js";
-export { type Config, ConfigError, loadConfig, requireAlignKey } from "./config.js";
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  requireAlignKey,
+  requireSigningSecrets,
+  type SigningSecret,
+} from "./config.js";
 export * from "./customers/api-schemas.js";
 export { type CustomerRecord, CustomerStore } from "./customers/customer-store.js";
 export * from "./customers/response-schemas.js";
@@ -34,6 +41,7 @@ export { Audience, buildOpenApi, type OpenApiOptions, type OpenApiRoute } from "
 export { createRuntime, getRuntime, type Runtime, type RuntimeOptions, resetRuntime, setRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";
 export { ItemKind, TableKeys, tableDefinition } from "./table.js";
+export { isWellFormedSubject, isWellFormedText, MAX_SUBJECT_LENGTH, WELL_FORMED_TEXT_PATTERN } from "./text.js";
 export {
   MAX_WEBHOOK_BYTES,
   parseDelivery,

@@ -348,7 +348,7 @@ const OPERATIONS: Record<string, Json> = {
     "x-audience": Audience.Align,
     summary: "Align's webhook deliveries",
     description:
-      "Called by Align, not by apps (so it is not in the `app` document). Signed with `x-hmac-signature` (hex HMAC-SHA256 of the raw body). Duplicates are answered 200 and do nothing.",
+      "Called by Align, not by apps (so it is not in the `app` document). Signed with `x-hmac-signature` (hex HMAC-SHA256 of the raw body). Duplicates are answered 200 and do nothing. An event without `entity_object` (the older format) is re-read at Align: Align's 404 for the customer is acknowledged as `unknown_customer`; any other failure of that read (our key refused, an odd answer, Align down) is a 5xx with `Retry-After`, never a 4xx, so Align delivers it again.",
     security: [],
     parameters: [
       {
@@ -495,7 +495,17 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], options: OpenApiOp
       },
       IndividualCustomerRequest: individualRequest,
       CorporateCustomerRequest: corporateRequest,
-      StartKycRequest: { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
+      StartKycRequest: withRefs(
+        { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
+        {
+          // The server checks the text as sent, then that it parses as a URL (see api-schemas.ts).
+          redirect_uri: {
+            ...(schema(StartKycBodySchema, "input").properties as Record<string, Json>).redirect_uri,
+            format: "uri",
+            description: "Where the KYC flow returns: https, or http to 127.0.0.1, localhost or [::1] only",
+          },
+        },
+      ),
       SimulateRequest: { ...schema(SimulateBodySchema, "input"), additionalProperties: false },
       Kycs: schema(KycsResponseSchema, "output"),
       Customer: withRefs(schema(CustomerResponseSchema, "output"), {
@@ -510,7 +520,13 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], options: OpenApiOp
         ...schema(WebhookEventBaseSchema, "input"),
         description: "Align's delivery; open, as Align may add fields",
       },
-      WebhookAck: schema(WebhookAckSchema, "output"),
+      WebhookAck: withRefs(schema(WebhookAckSchema, "output"), {
+        outcome: {
+          ...(schema(WebhookAckSchema, "output").properties as Record<string, Json>).outcome,
+          description:
+            "`processed`: applied. `duplicate`: this delivery was already applied. `stale`: a newer state is stored. `unknown_customer`: not a customer of ours, or Align no longer has it (its 404 when re-read); nothing written. `ignored_event_type`: not an event we act on. `entity_mismatch`: `entity_object` is another customer than `entity_id`; nothing written. Each is final: Align need not deliver it again.",
+        },
+      }),
       Problem: {
         ...schema(ProblemSchema, "output"),
         description: `RFC 9457 problem details, the body of every error our functions answer. Bodies over ${MAX_BODY_BYTES} bytes are refused.`,

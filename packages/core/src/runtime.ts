@@ -1,7 +1,7 @@
 import { Align, type FetchLike } from "@align-onboarding/align";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { boundedDynamo, type DynamoSender } from "./conditional-write.js";
-import { type Config, loadConfig, requireAlignKey } from "./config.js";
+import { type Config, loadConfig, requireAlignKey, requireSigningSecrets } from "./config.js";
 import { CustomerStore } from "./customers/customer-store.js";
 import { IdempotencyStore } from "./idempotency/store.js";
 import { Logger } from "./log.js";
@@ -66,8 +66,8 @@ export function createRuntime(
       return alignClient();
     },
     dynamo,
-    // List cursors are signed with a key derived from a secret the deployment already has.
-    customers: new CustomerStore(db, config.tableName, () => requireAlignKey(config)),
+    // List cursors are signed with our own versioned secrets, never the Align key (rotating it voids nothing).
+    customers: new CustomerStore(db, config.tableName, () => requireSigningSecrets(config)),
     idempotency: new IdempotencyStore(db, config.tableName, undefined, { transactions: config.dynamoTransactions }),
     log,
     until: (deadlineMs) => withStores(boundedDynamo(dynamo, deadlineMs)),

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { isWellFormedSubject } from "@align-onboarding/core";
 
 /**
  * HS256 JWTs for local runs. In AWS, API Gateway's JWT authorizer verifies
@@ -15,9 +16,12 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  * `sub: 123` would arrive as the principal "123" and `true` as "true",
  * indistinguishable from a real subject. Identity providers (Cognito, Auth0,
  * ...) only issue string subjects, so such a token is a forgery or a bug:
- * locally it is refused with 401 so the mistake shows. A string `sub`, even
- * empty or blank, passes as in AWS, and the handler refuses it
- * (packages/core/src/auth.ts).
+ * locally it is refused with 401 so the mistake shows. So is a string `sub`
+ * that cannot name one caller: a lone surrogate (API Gateway hands claims
+ * over as UTF-8, where it becomes U+FFFD, so two such subjects would be one),
+ * U+FFFD itself, control characters (CR/LF, bidi controls) or over 512
+ * characters; the handler refuses the same (packages/core/src/auth.ts). An
+ * empty or blank string `sub` passes as in AWS, and the handler refuses it.
  */
 export interface JwtSettings {
   secret: string;
@@ -94,6 +98,7 @@ export function verifyToken(settings: JwtSettings, token: string, nowSeconds = M
     throw new JwtError("issued in the future");
   }
   if (claims.sub !== undefined && typeof claims.sub !== "string") throw new JwtError("sub is not a string");
+  if (claims.sub !== undefined && !isWellFormedSubject(claims.sub)) throw new JwtError("sub is not well-formed");
   return claims;
 }
 

@@ -15,6 +15,8 @@ export const LocalDefaults = {
   alignPort: 3001,
   dynamoPort: 3002,
   sandboxKey: "sandbox-key",
+  /** Our signing secret for list cursors locally: a fixed development value, never a deployed one. */
+  signingSecrets: "local:local-development-signing-secret-not-for-aws",
   tableName: "align-onboarding-local",
   dataDir: ".data",
   jwt: { secret: "local-dev-secret", issuer: "https://auth.local.align-onboarding", audience: "align-onboarding" },
@@ -157,6 +159,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ALIGN_ENVIRONMENT: alignEnvironment,
       TABLE_NAME: tableName,
       DYNAMODB_ENDPOINT: dynamo.endpoint,
+      // Ours, never the Align key: one set in the environment (a rotation being tried) is kept.
+      SIGNING_SECRETS: process.env.SIGNING_SECRETS || LocalDefaults.signingSecrets,
       ...options.env,
     });
     if (alignUrl) process.env.ALIGN_BASE_URL = alignUrl;

@@ -6,6 +6,7 @@ import {
   SimulateAction,
 } from "@align-onboarding/align";
 import * as z from "zod/mini";
+import { WELL_FORMED_TEXT_PATTERN } from "../text.js";
 
 // Built on first use, as the Align schemas are (customer-schemas.ts).
 
@@ -14,17 +15,36 @@ const notFor = (field: string, type: CustomerType) =>
   z.optional(z.never({ error: `${field} is not allowed for ${type} customers` }));
 
 /**
+ * A stored text field: the Align client's rule for it, refusing first (before
+ * its trim) lone surrogates, control characters (NUL, CR/LF, C1) and bidi
+ * controls, so what Align stores is exactly what we send and record (a lone
+ * surrogate would reach it as U+FFFD). The email's own pattern is ASCII and
+ * refuses them already.
+ */
+function storedText(base: z.ZodMiniString<string>): z.ZodMiniString<string> {
+  const def = base._zod.def;
+  const wellFormed = z.regex(new RegExp(WELL_FORMED_TEXT_PATTERN, "u"), {
+    error: "Must not contain control characters, bidi controls or lone surrogates",
+  });
+  return base.clone({ ...def, checks: [wellFormed, ...(def.checks ?? [])] });
+}
+
+/**
  * `POST /customers`: the Align client's own rules (names by type, email
- * format), as a union discriminated by `type`, refusing the other type's fields.
+ * format), as a union discriminated by `type`, refusing the other type's
+ * fields and text Align would not store as sent (see {@link storedText}).
  */
 export const CreateCustomerBodySchema = z.lazy(() =>
   z.discriminatedUnion(
     "type",
     [
       z.extend(IndividualCustomerRequestSchema.def.getter(), {
+        first_name: storedText(IndividualCustomerRequestSchema.def.getter().shape.first_name),
+        last_name: storedText(IndividualCustomerRequestSchema.def.getter().shape.last_name),
         company_name: notFor("company_name", CustomerType.Individual),
       }),
       z.extend(CorporateCustomerRequestSchema.def.getter(), {
+        company_name: storedText(CorporateCustomerRequestSchema.def.getter().shape.company_name),
         first_name: notFor("first_name", CustomerType.Corporate),
         last_name: notFor("last_name", CustomerType.Corporate),
       }),
@@ -36,10 +56,26 @@ export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
 /** Any other field is refused (400, path = the field), so a typo never passes silently. */
 export const CREATE_CUSTOMER_FIELDS = ["email", "type", "first_name", "last_name", "company_name"] as const;
 
+/**
+ * Where Align's KYC flow sends the user back: https, or http to a loopback
+ * host only (a device or simulator during development), checked on the text
+ * as sent (a URL parser drops tabs and newlines silently), without control
+ * characters or lone surrogates.
+ */
+export const REDIRECT_URI_PATTERN = `^(?=https://|http://(?:127\\.0\\.0\\.1|localhost|\\[::1\\])(?:[:/?#]|$))${WELL_FORMED_TEXT_PATTERN.slice(1)}`;
+const REDIRECT_URI_ERROR =
+  "Must be an https URL (http only for 127.0.0.1, localhost or [::1]) without control characters";
+
 /** `POST /customers/{customer_id}/kyc-sessions`: the body is optional. */
 export const StartKycBodySchema = z.lazy(() =>
   z.object({
-    redirect_uri: z.optional(z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" })),
+    // Not z.url(): it trims and drops tabs and newlines before it checks, so it would pass what we refuse.
+    redirect_uri: z.optional(
+      z.string({ error: REDIRECT_URI_ERROR }).check(
+        z.regex(new RegExp(REDIRECT_URI_PATTERN, "u"), { error: REDIRECT_URI_ERROR }),
+        z.refine((uri) => URL.canParse(uri), { error: REDIRECT_URI_ERROR }),
+      ),
+    ),
     /** Open a new session even when a recent one is pending (its link may have stopped working). */
     new_session: z.optional(z.boolean({ error: "new_session must be true or false" })),
   }),

@@ -2,6 +2,8 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { type Customer, KycStatus } from "@align-onboarding/align";
 import {
   type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
@@ -11,6 +13,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { now as clockNow } from "../clock.js";
 import type { DynamoSender } from "../conditional-write.js";
+import type { SigningSecret } from "../config.js";
 import { queryItems } from "../query-pages.js";
 import { ItemKind, itemKey, TableKeys } from "../table.js";
 import { API_CUSTOMER_TYPES, API_KYC_STATUSES } from "./api-values.js";
@@ -209,17 +212,21 @@ function unchangedSince(version: number): { expression: string; values: Record<s
 export class CustomerStore {
   readonly #db: DynamoSender;
   readonly #table: string;
-  readonly #cursorSecret: () => string;
-  #cursorKey: Buffer | undefined;
+  readonly #signingSecrets: () => readonly SigningSecret[];
+  readonly #cursorKeys = new Map<string, Buffer>();
 
   /**
-   * @param cursorSecret signs list cursors (any secret of the deployment; rotating it voids open
-   * cursors), read on first use.
+   * @param signingSecrets sign list cursors: our own versioned secrets, current first (read on
+   * first use). A cursor names its version; the others still verify, so a rotation voids nothing.
    */
-  constructor(db: DynamoSender, tableName: string, cursorSecret: string | (() => string)) {
+  constructor(
+    db: DynamoSender,
+    tableName: string,
+    signingSecrets: readonly SigningSecret[] | (() => readonly SigningSecret[]),
+  ) {
     this.#db = db;
     this.#table = tableName;
-    this.#cursorSecret = typeof cursorSecret === "string" ? () => cursorSecret : cursorSecret;
+    this.#signingSecrets = typeof signingSecrets === "function" ? signingSecrets : () => signingSecrets;
   }
 
   async get(customerId: string): Promise<CustomerRecord | undefined> {
@@ -509,47 +516,116 @@ export class CustomerStore {
   }
 
   /**
-   * The owner's customers, newest first.
+   * The owner's customers, newest first, each once and as the table holds it.
+   *
+   * The owner index only points: it may hold an entry the table no longer
+   * matches (dynalite killed between an item's write and its index entry's;
+   * DynamoDB's index is eventually consistent and may show an older copy).
+   * So each page's entries name customers, the customers are read from the
+   * table (one consistent BatchGetItem), and an entry whose item is gone, is
+   * another owner's, or sits under another sort key is dropped, so a customer
+   * appears once, at its own entry. Pages dropped short are filled from the
+   * next entries, a few queries at most; the cursor is the last entry read.
    *
    * @throws {InvalidCursorError} for a cursor that this store did not issue to `owner`.
    */
   async listByOwner(owner: string, limit: number, cursor?: string): Promise<CustomerPage> {
-    const start = cursor === undefined ? undefined : this.#decodeCursor(owner, cursor);
-    const output = await this.#db.send(
-      new QueryCommand({
-        TableName: this.#table,
-        IndexName: TableKeys.ownerIndex,
-        KeyConditionExpression: "#owner_pk = :owner",
-        ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition },
-        ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` } },
-        ScanIndexForward: false,
-        Limit: limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+    let start = cursor === undefined ? undefined : this.#decodeCursor(owner, cursor);
+    const items: CustomerRecord[] = [];
+    const seen = new Set<string>();
+    for (let round = 0; round < MAX_LIST_QUERIES && items.length < limit; round++) {
+      const output = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TableKeys.ownerIndex,
+          KeyConditionExpression: "#owner_pk = :owner",
+          // The entry's pointer and position only: the customer itself comes from the table.
+          ProjectionExpression: "customer_id, #owner_sk",
+          ExpressionAttributeNames: { "#owner_pk": TableKeys.ownerPartition, "#owner_sk": TableKeys.ownerSort },
+          ExpressionAttributeValues: { ":owner": { S: `OWNER#${owner}` } },
+          ScanIndexForward: false,
+          Limit: limit - items.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const entries = output.Items ?? [];
+      const current = await this.#readCustomers(entries.map((entry) => entry.customer_id?.S ?? ""));
+      for (const entry of entries) {
+        const customerId = entry.customer_id?.S;
+        const item = customerId === undefined ? undefined : current.get(customerId);
+        if (
+          customerId === undefined ||
+          item === undefined ||
+          seen.has(customerId) ||
+          item.owner?.S !== owner ||
+          item[TableKeys.ownerPartition]?.S !== `OWNER#${owner}` ||
+          item[TableKeys.ownerSort]?.S !== entry[TableKeys.ownerSort]?.S
+        ) {
+          continue;
+        }
+        seen.add(customerId);
+        items.push(decode(item));
+      }
+      start = output.LastEvaluatedKey;
+      if (!start) break;
+    }
+    return { items, nextCursor: start ? this.#encodeCursor(start) : undefined };
+  }
+
+  /** The table's items of these customers, read consistently in one BatchGetItem (plus its unprocessed keys). */
+  async #readCustomers(customerIds: string[]): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    // DynamoDB refuses a batch that names one key twice; two entries may point at one customer.
+    let keys: Item[] | undefined = [...new Set(customerIds.filter((id) => id !== ""))].map((id) =>
+      itemKey(ItemKind.Customer, id),
     );
-    return {
-      items: (output.Items ?? []).map(decode),
-      nextCursor: output.LastEvaluatedKey ? this.#encodeCursor(output.LastEvaluatedKey) : undefined,
-    };
+    for (let attempt = 0; keys && keys.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, 20 * 2 ** attempt)));
+      if (attempt >= MAX_BATCH_ATTEMPTS) throw new UnprocessedReadError("Customers left unread by BatchGetItem");
+      const output: BatchGetItemCommandOutput = await this.#db.send(
+        new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of output.Responses?.[this.#table] ?? []) {
+        const id = item.customer_id?.S;
+        if (id !== undefined && item[TableKeys.partition]?.S === `${ItemKind.Customer}#${id}`) found.set(id, item);
+      }
+      keys = output.UnprocessedKeys?.[this.#table]?.Keys;
+    }
+    return found;
   }
 
-  #mac(payload: string): Buffer {
-    this.#cursorKey ??= createHmac("sha256", this.#cursorSecret()).update("align-onboarding/list-cursor").digest();
-    return createHmac("sha256", this.#cursorKey).update(payload).digest().subarray(0, 16);
+  /** The MAC of `<version>.<payload>` under that version's secret; undefined for a version we do not hold. */
+  #mac(version: string, payload: string): Buffer | undefined {
+    let key = this.#cursorKeys.get(version);
+    if (key === undefined) {
+      const secret = this.#signingSecrets().find((candidate) => candidate.version === version)?.secret;
+      if (secret === undefined) return undefined;
+      key = createHmac("sha256", secret).update("align-onboarding/list-cursor").digest();
+      this.#cursorKeys.set(version, key);
+    }
+    return createHmac("sha256", key).update(`${version}.${payload}`).digest().subarray(0, 16);
   }
 
-  /** `<payload>.<mac>`, base64url: the last key read, signed so a forged cursor never reaches DynamoDB. */
+  /**
+   * `<version>.<payload>.<mac>` (payload and MAC base64url): the last key read, signed with the
+   * current secret so a forged cursor never reaches DynamoDB.
+   */
   #encodeCursor(key: Item): string {
     const values = CURSOR_FIELDS.map((name) => required(key, name, "S"));
     const payload = Buffer.from(JSON.stringify(values)).toString("base64url");
-    return `${payload}.${this.#mac(payload).toString("base64url")}`;
+    const [current] = this.#signingSecrets();
+    if (current === undefined) throw new TypeError("No signing secret");
+    const mac = this.#mac(current.version, payload) as Buffer;
+    return `${current.version}.${payload}.${mac.toString("base64url")}`;
   }
 
   #decodeCursor(owner: string, cursor: string): Item {
     const parts = cursor.split(".");
-    if (parts.length !== 2) throw new InvalidCursorError("Invalid cursor");
-    const [payload, mac] = parts as [string, string];
-    const expected = this.#mac(payload);
+    if (parts.length !== 3) throw new InvalidCursorError("Invalid cursor");
+    const [version, payload, mac] = parts as [string, string, string];
+    // Signed by a secret we no longer (or never) held: refused like any forgery.
+    const expected = this.#mac(version, payload);
+    if (expected === undefined) throw new InvalidCursorError("Invalid cursor");
     const given = Buffer.from(mac, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new InvalidCursorError("Invalid cursor");
@@ -574,6 +650,16 @@ export class CustomerStore {
     });
     return key;
   }
+}
+
+/** Queries one list page may make when entries are dropped (each a Query and a BatchGetItem). */
+const MAX_LIST_QUERIES = 4;
+/** BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up. */
+const MAX_BATCH_ATTEMPTS = 5;
+
+/** Raised when DynamoDB keeps leaving a batch read unprocessed (throttled): a 5xx, so the caller retries. */
+export class UnprocessedReadError extends Error {
+  override name = "UnprocessedReadError";
 }
 
 /** The attributes of a GSI page's last key, in cursor order (the owner partition third). */

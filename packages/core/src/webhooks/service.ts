@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import {
+  AlignError,
+  AlignNotFoundError,
   AlignWebhookPayloadError,
+  type Customer,
   type CustomerKycsUpdatedEvent,
   isCustomerKycsUpdatedEvent,
   parseWebhookEvent,
@@ -12,8 +15,9 @@ import { now as clockNow } from "../clock.js";
 import { ConfigError } from "../config.js";
 import type { Observation } from "../customers/customer-store.js";
 import type { Invocation } from "../http/handler.js";
-import { ProblemError } from "../http/problem.js";
+import { Disposition, ProblemError } from "../http/problem.js";
 import { type ApiResult, jsonResult } from "../http/response.js";
+import { alignProblem } from "../http/to-problem.js";
 import { Metric } from "../metrics.js";
 
 /** Deliveries above this are refused before anything else (Align's are a few KiB). */
@@ -75,6 +79,28 @@ export function eventInstant(createdAt: string): number {
   return Number.isFinite(instant) ? instant : Number.MAX_SAFE_INTEGER;
 }
 
+/**
+ * Align's customer, re-read for an event of the older format; undefined when
+ * Align has no such customer (its 404: acknowledged, nothing written, GET's
+ * refresh covers our copy). Any other refusal is a 5xx with Retry-After, never
+ * a 4xx: a 4xx tells Align to stop redelivering, and our key being refused
+ * (401/403) or an odd answer is ours to fix, after which the retry must work.
+ *
+ * @throws {ProblemError} 502/503/504 with `Retry-After`.
+ */
+async function reread(invocation: Invocation, customerId: string): Promise<Customer | undefined> {
+  try {
+    return await invocation.runtime.align.customers.get(customerId, invocation.alignOptions());
+  } catch (error) {
+    if (error instanceof AlignNotFoundError) return undefined;
+    if (!(error instanceof AlignError)) throw error;
+    const problem = alignProblem(error);
+    if (problem.status >= 500) throw problem;
+    // Align judged the read itself (400, 409, ...): still not final for a delivery, so retried.
+    throw new ProblemError("upstream_error", { disposition: Disposition.Release, cause: error });
+  }
+}
+
 async function applyKycEvent(invocation: Invocation, event: CustomerKycsUpdatedEvent): Promise<WebhookOutcome> {
   const { runtime, request, log } = invocation;
   const source = deliveryId(request.body);
@@ -85,7 +111,8 @@ async function applyKycEvent(invocation: Invocation, event: CustomerKycsUpdatedE
     // The older format names the customer only: skip an Align read for one that is not ours, else re-read it.
     if (!(await runtime.customers.get(event.entity_id))) return "unknown_customer";
     const askedAt = clockNow();
-    const customer = await runtime.align.customers.get(event.entity_id, invocation.alignOptions());
+    const customer = await reread(invocation, event.entity_id);
+    if (customer === undefined) return "unknown_customer";
     observation = { customer, asOf: askedAt, source };
   }
   if (observation.customer.customer_id !== event.entity_id) {

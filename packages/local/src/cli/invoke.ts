@@ -47,6 +47,7 @@ try {
 const env = process.env;
 env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 env.TABLE_NAME ??= LocalDefaults.tableName;
+env.SIGNING_SECRETS ||= LocalDefaults.signingSecrets;
 env.DYNAMODB_ENDPOINT ??= `http://127.0.0.1:${env.DYNAMODB_PORT || LocalDefaults.dynamoPort}`;
 if (!env.ALIGN_API_KEY) {
   env.ALIGN_API_KEY = env.ALIGN_SANDBOX_KEY || LocalDefaults.sandboxKey;
