@@ -5,12 +5,15 @@
  * one DynamoDB table (TTL on) with its stage marker, an HTTP API with a JWT
  * authorizer on the mobile routes and route throttling, one Lambda per route
  * of functions/routes.ts (Node 22, arm64) linked to only what it uses, the
- * Align secrets, and CloudWatch alarms and a dashboard. The stage named
- * `production` talks to Align production, has no sandbox-only routes, and is
- * retained and protected; every other stage talks to the Align sandbox.
+ * Align secrets, and CloudWatch alarms and a dashboard. Which Align a stage
+ * talks to is the checked setting ALIGN_ENVIRONMENT (infra/stage.ts), never
+ * the stage name alone: production has no sandbox-only routes and is retained
+ * and protected; every stage but a personal one keeps its table (point-in-time
+ * recovery, deletion protection).
  *
  * Deploy-time settings (environment of the `sst deploy` shell), all checked
  * by infra/settings.ts before anything is created (README "Deploy"):
+ *   ALIGN_ENVIRONMENT         sandbox or production (required but on personal stages dev, dev-*, pr-<n>)
  *   JWT_ISSUER, JWT_AUDIENCE  your identity provider's issuer URL and audience (required)
  *   THROTTLE_RATE_LIMIT       steady requests per second per route (default 25)
  *   THROTTLE_BURST_LIMIT      burst per route (default 50)
@@ -32,12 +35,15 @@ function refuse(error: unknown): never {
 export default $config({
   async app(input) {
     const { regionFor } = await import("./infra/settings");
+    const { appProfile } = await import("./infra/stage");
     const stage = input?.stage ?? "";
+    // Never throws (app() runs for `sst secret set` too): an undecided stage is retained and protected; run() refuses it.
+    const { removal, protect } = appProfile(process.env, stage);
     return {
       name: "align-onboarding",
       home: "aws",
-      removal: stage === "production" ? "retain" : "remove",
-      protect: stage === "production",
+      removal,
+      protect,
       providers: { aws: { region: regionFor(stage) as aws.Region } },
     };
   },
@@ -46,6 +52,7 @@ export default $config({
     const { bundleDir, verifyBundles } = await import("./infra/bundles");
     const { alarmSpecs, dashboardBody } = await import("./infra/alarms");
     const { stageMarkerItem } = await import("./infra/stage-marker");
+    const { checkDevMode } = await import("./infra/stage");
     const { FunctionName, Link, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const root = $cli.paths.root;
 
@@ -53,12 +60,12 @@ export default $config({
     let settings: ReturnType<typeof readDeploySettings>;
     try {
       settings = readDeploySettings(process.env, $app.stage);
+      checkDevMode({ dev: $dev, stage: $app.stage, alignEnvironment: settings.alignEnvironment });
       verifyBundles(Object.values(FunctionName), { root });
     } catch (error) {
       refuse(error);
     }
-    const { alignEnvironment } = settings;
-    const isProduction = alignEnvironment === "production";
+    const { alignEnvironment, longLived } = settings;
 
     const alignApiKey = new sst.Secret(Link.AlignApiKey);
     // Empty means "use the API key", which is what Align signs webhooks with.
@@ -71,8 +78,9 @@ export default $config({
       ttl: "expires_at",
       transform: {
         table: (args) => {
-          args.pointInTimeRecovery = { enabled: isProduction };
-          args.deletionProtectionEnabled = isProduction;
+          // Every stage that is not personal (infra/stage.ts), not only production.
+          args.pointInTimeRecovery = { enabled: longLived };
+          args.deletionProtectionEnabled = longLived;
         },
       },
     });
