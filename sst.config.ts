@@ -170,6 +170,7 @@ export default $config({
       functions: lambdaNames,
       apiId: api.nodes.api.id,
       thresholds: settings.alarms,
+      stage: $app.stage,
     })) {
       new aws.cloudwatch.MetricAlarm(`Alarm${pascal(key)}`, {
         ...args,
@@ -180,7 +181,7 @@ export default $config({
     new aws.cloudwatch.Dashboard("Dashboard", {
       dashboardName: `${$app.name}-${$app.stage}`,
       dashboardBody: $resolve([api.nodes.api.id, ...lambdaNames.values()]).apply(([apiId, ...names]) =>
-        dashboardBody({ region: settings.region, apiId, lambdaNames: names }),
+        dashboardBody({ region: settings.region, stage: $app.stage, apiId, lambdaNames: names }),
       ),
     });
 

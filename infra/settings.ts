@@ -28,6 +28,8 @@ export const AlarmDefaults = {
   ALARM_ALIGN_UNAVAILABLE: 10,
   /** Webhook deliveries refused (bad signature or body): a secret rotated on one side only. */
   ALARM_WEBHOOKS_REJECTED: 5,
+  /** Sandbox resets in the failure queue (failed after their retries; infra/reset.ts). */
+  ALARM_SANDBOX_RESET_FAILED: 1,
 } as const;
 export type AlarmName = keyof typeof AlarmDefaults;
 
