@@ -9,7 +9,8 @@
  * talks to is the checked setting ALIGN_ENVIRONMENT (infra/stage.ts), never
  * the stage name alone: production has no sandbox-only routes and is retained
  * and protected; every stage but a personal one keeps its table (point-in-time
- * recovery, deletion protection).
+ * recovery, deletion protection). Each function gets the DynamoDB actions it
+ * uses (infra/permissions.ts), not the link's `dynamodb:*`.
  *
  * Deploy-time settings (environment of the `sst deploy` shell), all checked
  * by infra/settings.ts before anything is created (README "Deploy"):
@@ -53,6 +54,7 @@ export default $config({
     const { alarmSpecs, dashboardBody } = await import("./infra/alarms");
     const { stageMarkerItem } = await import("./infra/stage-marker");
     const { checkDevMode } = await import("./infra/stage");
+    const { tableLink, tablePermissions } = await import("./infra/permissions");
     const { FunctionName, Link, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const root = $cli.paths.root;
 
@@ -71,6 +73,8 @@ export default $config({
     // Empty means "use the API key", which is what Align signs webhooks with.
     const alignWebhookSecret = new sst.Secret(Link.AlignWebhookSecret, "");
 
+    // Linking the table passes its name and grants nothing; tablePermissions grants each function its actions.
+    sst.Linkable.wrap(sst.aws.Dynamo, tableLink);
     const table = new sst.aws.Dynamo(Link.Table, {
       fields: { pk: "string", sk: "string", gsi1pk: "string", gsi1sk: "string" },
       primaryIndex: { hashKey: "pk", rangeKey: "sk" },
@@ -116,6 +120,7 @@ export default $config({
 
     // One Lambda per function (get-customer serves two routes), linked to what it uses and nothing else.
     const functions = new Map<string, sst.aws.Function>();
+    const tableArns = { arn: table.arn, indexArns: $interpolate`${table.arn}/index/*` };
     const functionFor = (name: keyof typeof functionSettings) => {
       let fn = functions.get(name);
       if (!fn) {
@@ -131,6 +136,7 @@ export default $config({
           memory: `${fnSettings.memoryMb} MB`,
           timeout: `${fnSettings.timeoutSeconds} seconds`,
           link: fnSettings.links.map((link) => linkables[link]),
+          permissions: tablePermissions(name, tableArns),
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: String(settings.kycRefreshAfterSeconds),
