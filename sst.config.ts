@@ -55,6 +55,7 @@ export default $config({
     const { stageMarkerItem } = await import("./infra/stage-marker");
     const { checkDevMode } = await import("./infra/stage");
     const { tableLink, tablePermissions } = await import("./infra/permissions");
+    const { resetFunctionArgs, resetScheduleArgs, ResetReliability } = await import("./infra/reset");
     const { FunctionName, Link, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const root = $cli.paths.root;
 
@@ -118,6 +119,15 @@ export default $config({
       jwt: { issuer: settings.jwtIssuer, audiences: [settings.jwtAudience] },
     });
 
+    const scheduled = schedulesFor(alignEnvironment);
+    // Where a reset that failed after its retries goes, watched by an alarm (infra/reset.ts).
+    const resetFailures =
+      scheduled.length > 0
+        ? new sst.aws.Queue("SandboxResetFailures", {
+            transform: { queue: { messageRetentionSeconds: ResetReliability.failureRetentionSeconds } },
+          })
+        : undefined;
+
     // One Lambda per function (get-customer serves two routes), linked to what it uses and nothing else.
     const functions = new Map<string, sst.aws.Function>();
     const tableArns = { arn: table.arn, indexArns: $interpolate`${table.arn}/index/*` };
@@ -125,6 +135,8 @@ export default $config({
       let fn = functions.get(name);
       if (!fn) {
         const fnSettings = functionSettings[name];
+        const reset =
+          name === FunctionName.SandboxReset && resetFailures ? resetFunctionArgs(resetFailures.arn) : undefined;
         fn = new sst.aws.Function(`${pascal(name)}Function`, {
           // The code is what `npm run build` made (checked above): the bundles the tests run, with
           // environment-only AWS credentials, which SST's own esbuild options cannot express.
@@ -136,7 +148,17 @@ export default $config({
           memory: `${fnSettings.memoryMb} MB`,
           timeout: `${fnSettings.timeoutSeconds} seconds`,
           link: fnSettings.links.map((link) => linkables[link]),
-          permissions: tablePermissions(name, tableArns),
+          permissions: [...tablePermissions(name, tableArns), ...(reset?.permissions ?? [])],
+          ...(reset
+            ? {
+                retries: reset.retries,
+                transform: {
+                  eventInvokeConfig: (args) => {
+                    Object.assign(args, reset.eventInvokeConfig);
+                  },
+                },
+              }
+            : {}),
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: String(settings.kycRefreshAfterSeconds),
@@ -154,11 +176,11 @@ export default $config({
       );
     }
 
-    // Sandbox stages only: the nightly reset of this stage's data.
-    for (const scheduled of schedulesFor(alignEnvironment)) {
-      new sst.aws.CronV2(`${pascal(scheduled.function)}Schedule`, {
-        schedule: settings.sandboxResetSchedule,
-        function: functionFor(scheduled.function).arn,
+    // Sandbox stages only: the nightly reset of this stage's data, retried, failures to the queue.
+    for (const schedule of resetFailures ? scheduled : []) {
+      new sst.aws.CronV2(`${pascal(schedule.function)}Schedule`, {
+        ...resetScheduleArgs((resetFailures as sst.aws.Queue).arn, settings.sandboxResetSchedule),
+        function: functionFor(schedule.function).arn,
       });
     }
 
@@ -177,6 +199,7 @@ export default $config({
       apiId: api.nodes.api.id,
       thresholds: settings.alarms,
       stage: $app.stage,
+      resetFailureQueue: resetFailures?.nodes.queue.name,
     })) {
       new aws.cloudwatch.MetricAlarm(`Alarm${pascal(key)}`, {
         ...args,
