@@ -228,7 +228,7 @@ describe("a request that trickles in is cut off with a status in bounded time", 
       requestTimeoutMs: BOUND_MS,
       loadHandler: async () => async (event) => {
         reached.push(event.routeKey);
-        return { statusCode: 202, body: "handled" };
+        return { statusCode: 202, headers: {}, body: "handled" };
       },
     });
   });
