@@ -5,12 +5,16 @@
  * one DynamoDB table (TTL on) with its stage marker, an HTTP API with a JWT
  * authorizer on the mobile routes and route throttling, one Lambda per route
  * of functions/routes.ts (Node 22, arm64) linked to only what it uses, the
- * Align secrets, and CloudWatch alarms and a dashboard. The stage named
- * `production` talks to Align production, has no sandbox-only routes, and is
- * retained and protected; every other stage talks to the Align sandbox.
+ * Align secrets, and CloudWatch alarms and a dashboard. Which Align a stage
+ * talks to is the checked setting ALIGN_ENVIRONMENT (infra/stage.ts), never
+ * the stage name alone: production has no sandbox-only routes and is retained
+ * and protected; every stage but a personal one keeps its table (point-in-time
+ * recovery, deletion protection). Each function gets the DynamoDB actions it
+ * uses (infra/permissions.ts), not the link's `dynamodb:*`.
  *
  * Deploy-time settings (environment of the `sst deploy` shell), all checked
  * by infra/settings.ts before anything is created (README "Deploy"):
+ *   ALIGN_ENVIRONMENT         sandbox or production (required but on personal stages dev, dev-*, pr-<n>)
  *   JWT_ISSUER, JWT_AUDIENCE  your identity provider's issuer URL and audience (required)
  *   THROTTLE_RATE_LIMIT       steady requests per second per route (default 25)
  *   THROTTLE_BURST_LIMIT      burst per route (default 50)
@@ -32,12 +36,15 @@ function refuse(error: unknown): never {
 export default $config({
   async app(input) {
     const { regionFor } = await import("./infra/settings");
+    const { appProfile } = await import("./infra/stage");
     const stage = input?.stage ?? "";
+    // Never throws (app() runs for `sst secret set` too): an undecided stage is retained and protected; run() refuses it.
+    const { removal, protect } = appProfile(process.env, stage);
     return {
       name: "align-onboarding",
       home: "aws",
-      removal: stage === "production" ? "retain" : "remove",
-      protect: stage === "production",
+      removal,
+      protect,
       providers: { aws: { region: regionFor(stage) as aws.Region } },
     };
   },
@@ -46,6 +53,9 @@ export default $config({
     const { bundleDir, verifyBundles } = await import("./infra/bundles");
     const { alarmSpecs, dashboardBody } = await import("./infra/alarms");
     const { stageMarkerItem } = await import("./infra/stage-marker");
+    const { checkDevMode } = await import("./infra/stage");
+    const { tableLink, tablePermissions } = await import("./infra/permissions");
+    const { resetFunctionArgs, resetScheduleArgs, ResetReliability } = await import("./infra/reset");
     const { FunctionName, Link, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const root = $cli.paths.root;
 
@@ -53,12 +63,12 @@ export default $config({
     let settings: ReturnType<typeof readDeploySettings>;
     try {
       settings = readDeploySettings(process.env, $app.stage);
+      checkDevMode({ dev: $dev, stage: $app.stage, alignEnvironment: settings.alignEnvironment });
       verifyBundles(Object.values(FunctionName), { root });
     } catch (error) {
       refuse(error);
     }
-    const { alignEnvironment } = settings;
-    const isProduction = alignEnvironment === "production";
+    const { alignEnvironment, longLived } = settings;
 
     const alignApiKey = new sst.Secret(Link.AlignApiKey);
     // Empty means "use the API key", which is what Align signs webhooks with.
@@ -67,6 +77,8 @@ export default $config({
     // default, so a stage without it is refused at deploy; never the Align key.
     const signingSecrets = new sst.Secret(Link.SigningSecrets);
 
+    // Linking the table passes its name and grants nothing; tablePermissions grants each function its actions.
+    sst.Linkable.wrap(sst.aws.Dynamo, tableLink);
     const table = new sst.aws.Dynamo(Link.Table, {
       fields: { pk: "string", sk: "string", gsi1pk: "string", gsi1sk: "string" },
       primaryIndex: { hashKey: "pk", rangeKey: "sk" },
@@ -74,8 +86,9 @@ export default $config({
       ttl: "expires_at",
       transform: {
         table: (args) => {
-          args.pointInTimeRecovery = { enabled: isProduction };
-          args.deletionProtectionEnabled = isProduction;
+          // Every stage that is not personal (infra/stage.ts), not only production.
+          args.pointInTimeRecovery = { enabled: longLived };
+          args.deletionProtectionEnabled = longLived;
         },
       },
     });
@@ -110,12 +123,24 @@ export default $config({
       jwt: { issuer: settings.jwtIssuer, audiences: [settings.jwtAudience] },
     });
 
+    const scheduled = schedulesFor(alignEnvironment);
+    // Where a reset that failed after its retries goes, watched by an alarm (infra/reset.ts).
+    const resetFailures =
+      scheduled.length > 0
+        ? new sst.aws.Queue("SandboxResetFailures", {
+            transform: { queue: { messageRetentionSeconds: ResetReliability.failureRetentionSeconds } },
+          })
+        : undefined;
+
     // One Lambda per function (get-customer serves two routes), linked to what it uses and nothing else.
     const functions = new Map<string, sst.aws.Function>();
+    const tableArns = { arn: table.arn, indexArns: $interpolate`${table.arn}/index/*` };
     const functionFor = (name: keyof typeof functionSettings) => {
       let fn = functions.get(name);
       if (!fn) {
         const fnSettings = functionSettings[name];
+        const reset =
+          name === FunctionName.SandboxReset && resetFailures ? resetFunctionArgs(resetFailures.arn) : undefined;
         fn = new sst.aws.Function(`${pascal(name)}Function`, {
           // The code is what `npm run build` made (checked above): the bundles the tests run, with
           // environment-only AWS credentials, which SST's own esbuild options cannot express.
@@ -127,6 +152,17 @@ export default $config({
           memory: `${fnSettings.memoryMb} MB`,
           timeout: `${fnSettings.timeoutSeconds} seconds`,
           link: fnSettings.links.map((link) => linkables[link]),
+          permissions: [...tablePermissions(name, tableArns), ...(reset?.permissions ?? [])],
+          ...(reset
+            ? {
+                retries: reset.retries,
+                transform: {
+                  eventInvokeConfig: (args) => {
+                    Object.assign(args, reset.eventInvokeConfig);
+                  },
+                },
+              }
+            : {}),
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: String(settings.kycRefreshAfterSeconds),
@@ -144,11 +180,11 @@ export default $config({
       );
     }
 
-    // Sandbox stages only: the nightly reset of this stage's data.
-    for (const scheduled of schedulesFor(alignEnvironment)) {
-      new sst.aws.CronV2(`${pascal(scheduled.function)}Schedule`, {
-        schedule: settings.sandboxResetSchedule,
-        function: functionFor(scheduled.function).arn,
+    // Sandbox stages only: the nightly reset of this stage's data, retried, failures to the queue.
+    for (const schedule of resetFailures ? scheduled : []) {
+      new sst.aws.CronV2(`${pascal(schedule.function)}Schedule`, {
+        ...resetScheduleArgs((resetFailures as sst.aws.Queue).arn, settings.sandboxResetSchedule),
+        function: functionFor(schedule.function).arn,
       });
     }
 
@@ -166,6 +202,8 @@ export default $config({
       functions: lambdaNames,
       apiId: api.nodes.api.id,
       thresholds: settings.alarms,
+      stage: $app.stage,
+      resetFailureQueue: resetFailures?.nodes.queue.name,
     })) {
       new aws.cloudwatch.MetricAlarm(`Alarm${pascal(key)}`, {
         ...args,
@@ -176,7 +214,7 @@ export default $config({
     new aws.cloudwatch.Dashboard("Dashboard", {
       dashboardName: `${$app.name}-${$app.stage}`,
       dashboardBody: $resolve([api.nodes.api.id, ...lambdaNames.values()]).apply(([apiId, ...names]) =>
-        dashboardBody({ region: settings.region, apiId, lambdaNames: names }),
+        dashboardBody({ region: settings.region, stage: $app.stage, apiId, lambdaNames: names }),
       ),
     });
 

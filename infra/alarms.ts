@@ -5,10 +5,11 @@
  * the deploy passes Pulumi outputs and the tests pass strings.
  *
  * Our own metrics are EMF lines (packages/core/src/metrics.ts): namespace
- * `AlignOnboarding`, dimension `function`, and `AlignErrors` also by
- * `align_status`. Alarms on them use Metrics Insights queries, which sum over
- * every `function` value, so they keep working when a metric moves between
- * functions.
+ * `AlignOnboarding`, dimensions `stage` and `function`, and `AlignErrors`
+ * also by `align_status`. Alarms on them use Metrics Insights queries filtered
+ * to their own stage (two stages in one account never feed each other's
+ * alarms), summed over every `function` value, so they keep working when a
+ * metric moves between functions.
  */
 import type { AlarmName } from "./settings.js";
 
@@ -28,6 +29,8 @@ interface MetricQuery<T> {
 export interface AlarmSpec<T> {
   /** Component name suffix, unique per stage. */
   key: string;
+  /** `align-onboarding-<stage>-<key>`: the stage is in every alarm's name. */
+  alarmName: string;
   /** The threshold setting (README "Alarms"). */
   setting: AlarmName;
   alarmDescription: string;
@@ -38,7 +41,7 @@ export interface AlarmSpec<T> {
   namespace?: string;
   metricName?: string;
   dimensions?: Record<string, T>;
-  statistic?: "Sum";
+  statistic?: "Sum" | "Maximum";
   period?: number;
   metricQueries?: MetricQuery<T>[];
 }
@@ -53,8 +56,11 @@ export const AlignStatusClasses = {
   unavailable: { setting: "ALARM_ALIGN_UNAVAILABLE", statuses: ["0", "500", "502", "503", "504"] },
 } as const satisfies Record<string, { setting: AlarmName; statuses: readonly string[] }>;
 
-const insights = (metric: string, schema: string, where = "") =>
-  `SELECT SUM(${metric}) FROM SCHEMA("${METRICS_NAMESPACE}", ${schema})${where ? ` WHERE ${where}` : ""}`;
+/** A Metrics Insights string literal (single quotes doubled). */
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+/** Our metric summed over `schema`'s dimensions plus `stage`, for one stage only. */
+const insights = (metric: string, schema: string, stage: string, where = "") =>
+  `SELECT SUM(${metric}) FROM SCHEMA("${METRICS_NAMESPACE}", ${schema}, "stage") WHERE "stage" = ${literal(stage)}${where ? ` AND (${where})` : ""}`;
 
 const base = {
   comparisonOperator: "GreaterThanOrEqualToThreshold",
@@ -64,16 +70,21 @@ const base = {
 
 /**
  * Every alarm of a stage: errors and throttles per function, the API's 5xx
- * rate, Align errors by status class, rejected webhooks.
+ * rate, Align errors by status class, rejected webhooks, and (sandbox stages)
+ * resets in the failure queue.
  */
 export function alarmSpecs<T>(input: {
   /** Function name in routes.ts -> the deployed Lambda's name. */
   functions: ReadonlyMap<string, T>;
   apiId: T;
   thresholds: Record<AlarmName, number>;
+  /** `$app.stage`: our metrics are read for this stage only. */
+  stage: string;
+  /** The sandbox reset's failure queue (its name), where there is one. */
+  resetFailureQueue?: T | undefined;
 }): AlarmSpec<T>[] {
-  const { thresholds } = input;
-  const specs: AlarmSpec<T>[] = [];
+  const { thresholds, stage } = input;
+  const specs: Omit<AlarmSpec<T>, "alarmName">[] = [];
   for (const [name, lambdaName] of input.functions) {
     for (const [metricName, setting] of [
       ["Errors", "ALARM_FUNCTION_ERRORS"],
@@ -128,7 +139,7 @@ export function alarmSpecs<T>(input: {
       metricQueries: [
         {
           id: "q",
-          expression: insights("AlignErrors", 'align_status, "function"', where),
+          expression: insights("AlignErrors", 'align_status, "function"', stage, where),
           period: FIVE_MINUTES,
           returnData: true,
         },
@@ -142,10 +153,30 @@ export function alarmSpecs<T>(input: {
     alarmDescription: `${thresholds.ALARM_WEBHOOKS_REJECTED} or more webhook deliveries rejected in 5 minutes (a secret rotated on one side only?)`,
     threshold: thresholds.ALARM_WEBHOOKS_REJECTED,
     metricQueries: [
-      { id: "q", expression: insights("WebhooksRejected", '"function"'), period: FIVE_MINUTES, returnData: true },
+      {
+        id: "q",
+        expression: insights("WebhooksRejected", '"function"', stage),
+        period: FIVE_MINUTES,
+        returnData: true,
+      },
     ],
   });
-  return specs;
+  if (input.resetFailureQueue !== undefined) {
+    specs.push({
+      ...base,
+      key: "sandbox-reset-failed",
+      setting: "ALARM_SANDBOX_RESET_FAILED",
+      alarmDescription: `sandbox-reset failed after its retries (${thresholds.ALARM_SANDBOX_RESET_FAILED} or more events in its failure queue); read the queue, then run it again`,
+      threshold: thresholds.ALARM_SANDBOX_RESET_FAILED,
+      // Maximum of what waits: the alarm stays on until someone reads the queue.
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: input.resetFailureQueue },
+      statistic: "Maximum",
+      period: FIVE_MINUTES,
+    });
+  }
+  return specs.map((spec) => ({ ...spec, alarmName: `align-onboarding-${stage}-${spec.key}` }));
 }
 
 /** Business metrics on the dashboard, each summed over every function that emits it. */
@@ -160,8 +191,15 @@ export const BusinessMetrics = [
   "SandboxResetDeletions",
 ] as const;
 
-/** The dashboard body (CloudWatch's JSON) for a stage, given resolved names. */
-export function dashboardBody(input: { region: string; apiId: string; lambdaNames: readonly string[] }): string {
+/** The dashboard body (CloudWatch's JSON) for a stage, given resolved names; our metrics of that stage only. */
+export function dashboardBody(input: {
+  region: string;
+  stage: string;
+  apiId: string;
+  lambdaNames: readonly string[];
+}): string {
+  // SEARCH takes the stage as a quoted term; a stage name is [a-z0-9-], the escape is for safety.
+  const onStage = `stage="${input.stage.replaceAll('"', '\\"')}"`;
   const search = (expression: string, id: string, label: string) => ({
     expression: `SEARCH('${expression}', 'Sum', ${FIVE_MINUTES})`,
     id,
@@ -176,7 +214,7 @@ export function dashboardBody(input: { region: string; apiId: string; lambdaName
     properties: { title, region: input.region, stat: "Sum", period: FIVE_MINUTES, view: "timeSeries", metrics },
   });
   const business = BusinessMetrics.map((metric, index) => [
-    search(`{${METRICS_NAMESPACE},function} MetricName="${metric}"`, `b${index}`, metric),
+    search(`{${METRICS_NAMESPACE},function,stage} MetricName="${metric}" ${onStage}`, `b${index}`, metric),
   ]);
   return JSON.stringify({
     widgets: [
@@ -185,7 +223,15 @@ export function dashboardBody(input: { region: string; apiId: string; lambdaName
       widget("Idempotent replays and sandbox resets", business.slice(6), 0, 6),
       widget(
         "Align errors by status",
-        [[search(`{${METRICS_NAMESPACE},align_status,function} MetricName="AlignErrors"`, "align", "AlignErrors")]],
+        [
+          [
+            search(
+              `{${METRICS_NAMESPACE},align_status,function,stage} MetricName="AlignErrors" ${onStage}`,
+              "align",
+              "AlignErrors",
+            ),
+          ],
+        ],
         12,
         6,
       ),

@@ -35,8 +35,8 @@ const missing = missingSettings(process.env);
 if (missing.length > 0) refuse(`set ${missing.join(" and ")} (your identity provider) first; see README "Deploy"`);
 const stage = stageOf(args);
 try {
-  // Without a stage yet, the region pin is checked by sst.config.ts once SST has chosen one.
-  readDeploySettings(process.env, stage ?? "default");
+  // Without a stage yet SST will pick a personal one; sst.config.ts checks the stage it picks (region, ALIGN_ENVIRONMENT).
+  readDeploySettings(process.env, stage ?? "dev");
 } catch (error) {
   if (error instanceof DeploySettingsError) refuse(error.message);
   throw error;

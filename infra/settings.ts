@@ -1,8 +1,10 @@
 /**
  * Deploy-time settings: read from the `sst deploy` shell and checked before
- * anything is created. Import-free, so `sst.config.ts`, `npm run deploy`'s
+ * anything is created. Imports only infra/stage.ts, so `sst.config.ts`, `npm run deploy`'s
  * preflight and the unit tests all run the same checks without AWS.
  */
+
+import { type AlignEnvironment, StageError, stageProfile } from "./stage.js";
 
 /** Where each stage lives. Pinned here, not taken from the shell, so a CI job with another `AWS_REGION` cannot create a second stack. */
 export const StageRegions = {
@@ -26,13 +28,17 @@ export const AlarmDefaults = {
   ALARM_ALIGN_UNAVAILABLE: 10,
   /** Webhook deliveries refused (bad signature or body): a secret rotated on one side only. */
   ALARM_WEBHOOKS_REJECTED: 5,
+  /** Sandbox resets in the failure queue (failed after their retries; infra/reset.ts). */
+  ALARM_SANDBOX_RESET_FAILED: 1,
 } as const;
 export type AlarmName = keyof typeof AlarmDefaults;
 
 export interface DeploySettings {
   stage: string;
   region: string;
-  alignEnvironment: "sandbox" | "production";
+  alignEnvironment: AlignEnvironment;
+  /** Not a personal stage: point-in-time recovery and deletion protection (infra/stage.ts). */
+  longLived: boolean;
   jwtIssuer: string;
   jwtAudience: string;
   throttleRateLimit: number;
@@ -102,6 +108,15 @@ export function missingSettings(env: Env): string[] {
  * ```
  */
 export function readDeploySettings(env: Env, stage: string): DeploySettings {
+  const profile = (() => {
+    try {
+      return stageProfile(env, stage);
+    } catch (error) {
+      if (error instanceof StageError)
+        throw new DeploySettingsError(error.setting, error.message.slice(error.setting.length + 2));
+      throw error;
+    }
+  })();
   const missing = missingSettings(env);
   if (missing.length > 0) {
     throw new DeploySettingsError(
@@ -168,7 +183,8 @@ export function readDeploySettings(env: Env, stage: string): DeploySettings {
   return {
     stage,
     region,
-    alignEnvironment: stage === "production" ? "production" : "sandbox",
+    alignEnvironment: profile.alignEnvironment,
+    longLived: profile.longLived,
     jwtIssuer,
     jwtAudience,
     throttleRateLimit,

@@ -163,6 +163,14 @@ describe("requests API Gateway refuses before routing: answered, never a reset c
     }
   });
 
+  it("404 for CONNECT (no route can have it): answered, not dropped", async () => {
+    for (const target of ["example.com:443", "127.0.0.1:22"]) {
+      const answer = await raw(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      expect(answer, target).toMatchObject({ status: 404, reset: false });
+      expect(JSON.parse(answer.body)).toEqual({ message: "Not Found" });
+    }
+  });
+
   it("keeps serving after all of that", async () => {
     expect((await fetch(`${gateway.url}/open`)).status).toBe(202);
   });
@@ -205,5 +213,82 @@ describe("JWT claims, as API Gateway's authorizer checks and passes them", () =>
     expect(claims).toMatchObject({ sub: "user-9", email_verified: "true", roles: "[a b]" });
     expect(claims).not.toHaveProperty("tenant");
     for (const value of Object.values(claims)) expect(typeof value).toBe("string");
+  });
+});
+
+describe("a request that trickles in is cut off with a status in bounded time", () => {
+  /** API Gateway's bound is 30 s; the emulator's is a setting, shortened here so the test takes a second. */
+  const BOUND_MS = 600;
+  let slow: ApiGateway;
+  const reached: string[] = [];
+  beforeAll(async () => {
+    slow = await startApiGateway({
+      routes: [{ method: "POST", path: "/open", function: "record", auth: "none" }],
+      jwt,
+      requestTimeoutMs: BOUND_MS,
+      loadHandler: async () => async (event) => {
+        reached.push(event.routeKey);
+        return { statusCode: 202, headers: {}, body: "handled" };
+      },
+    });
+  });
+  afterAll(() => slow.close());
+
+  /** Writes `head` at once, then `drip` one byte every 100 ms; the answer and how long it took. */
+  function trickle(head: string, drip: string) {
+    const { port } = new URL(slow.url);
+    const started = performance.now();
+    return new Promise<{ status: number; body: string; reset: boolean; ms: number }>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      const chunks: Buffer[] = [];
+      let reset = false;
+      let sent = 0;
+      const dripper = setInterval(() => {
+        if (sent < drip.length && socket.writable) socket.write(drip[sent++] ?? "");
+      }, 100);
+      const giveUp = setTimeout(() => socket.destroy(), 10_000);
+      socket.on("data", (chunk) => chunks.push(chunk));
+      socket.on("error", () => {
+        reset = true;
+      });
+      socket.on("close", () => {
+        clearInterval(dripper);
+        clearTimeout(giveUp);
+        const text = Buffer.concat(chunks).toString("latin1");
+        const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0);
+        resolve({ status, body: text.slice(text.indexOf("\r\n\r\n") + 4), reset, ms: performance.now() - started });
+      });
+      socket.write(head);
+    });
+  }
+
+  it("408 when the headers trickle in", async () => {
+    const answer = await trickle(
+      "POST /open HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+      "X-Slow: abcdefghijklmnopqrstuvwxyz\r\n",
+    );
+    expect(answer).toMatchObject({ status: 408, reset: false });
+    expect(JSON.parse(answer.body)).toEqual({ message: "Request Timeout" });
+    expect(answer.ms).toBeGreaterThan(BOUND_MS * 0.9);
+    expect(answer.ms).toBeLessThan(BOUND_MS + 1_000);
+  });
+
+  it("408 when the body trickles in, and the function never runs", async () => {
+    const body = "x".repeat(100);
+    const answer = await trickle(
+      `POST /open HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`,
+      body,
+    );
+    expect(answer).toMatchObject({ status: 408, reset: false });
+    expect(JSON.parse(answer.body)).toEqual({ message: "Request Timeout" });
+    expect(answer.ms).toBeGreaterThan(BOUND_MS * 0.9);
+    expect(answer.ms).toBeLessThan(BOUND_MS + 1_000);
+    expect(reached).toEqual([]);
+  });
+
+  it("a request sent whole in time is served", async () => {
+    const answer = await fetch(`${slow.url}/open`, { method: "POST", body: "ok" });
+    expect(answer.status).toBe(202);
+    expect(reached).toEqual(["POST /open"]);
   });
 });

@@ -8,10 +8,12 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type ResetReport, resetRuntime, SandboxResetRefusedError } from "@align-onboarding/core";
+import { getRuntime, type ResetReport, resetRuntime, SandboxResetRefusedError } from "@align-onboarding/core";
 import { BatchWriteItemCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { handler } from "../functions/sandbox-reset.js";
+import { handler, SandboxResetIncompleteError } from "../functions/sandbox-reset.js";
+import { TableAccess } from "../infra/permissions.js";
+import { ResetReliability } from "../infra/reset.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
 
 const PER_KIND = 2_000;
@@ -36,6 +38,17 @@ async function seed() {
     await t.stack.dynamo.client.send(
       new BatchWriteItemCommand({ RequestItems: { [t.stack.tableName]: requests.slice(offset, offset + 25) } }),
     );
+  }
+}
+
+/** `count` customers more, written past the runtime's client (its calls are not the reset's). */
+async function seedSome(count: number) {
+  for (let offset = 0; offset < count; offset += 25) {
+    const requests: WriteRequest[] = [];
+    for (let i = offset; i < Math.min(count, offset + 25); i++) {
+      requests.push({ PutRequest: { Item: { pk: { S: `CUSTOMER#more-${i}` }, sk: { S: "CUSTOMER" } } } });
+    }
+    await t.stack.dynamo.client.send(new BatchWriteItemCommand({ RequestItems: { [t.stack.tableName]: requests } }));
   }
 }
 
@@ -115,6 +128,38 @@ describe("sandbox-reset", () => {
     expect(await countBy()).toEqual({ OTHER: FOREIGN, STAGE: MARKER });
     expect(t.logs.some((line) => line.includes('"message":"sandbox reset page"'))).toBe(true);
   }, 120_000);
+
+  it("sends only what its role is granted: GetItem, Scan, BatchWriteItem (infra/permissions.ts)", async () => {
+    const sent = new Set<string>();
+    getRuntime().dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.add(`dynamodb:${(context.commandName ?? "").replace(/Command$/, "")}`);
+        return next(args);
+      },
+      { step: "initialize", name: "recordResetCalls" },
+    );
+    try {
+      await seedSome(60);
+      const report = (await handler({}, budget(60_000))) as ResetReport;
+      expect(report.counts.customer).toBe(60);
+    } finally {
+      getRuntime().dynamo.middlewareStack.remove("recordResetCalls");
+    }
+    expect([...sent].sort()).toEqual(["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Scan"]);
+    for (const action of sent) expect(TableAccess.reset as readonly string[]).toContain(action);
+  });
+
+  it("with the schedule's event, a run that stops before the end fails, so Lambda retries it (infra/reset.ts)", async () => {
+    // Under 100 ms of budget the reset stops before its first page.
+    await expect(handler({ ...ResetReliability.event }, budget(50))).rejects.toThrow(SandboxResetIncompleteError);
+    const finished = (await handler({ ...ResetReliability.event }, budget(60_000))) as ResetReport;
+    expect(finished.complete).toBe(true);
+    // Without that event (npm run invoke, a dry run) an incomplete run reports, as before.
+    expect(((await handler({}, budget(50))) as ResetReport).complete).toBe(false);
+    expect(((await handler({ ...ResetReliability.event, dryRun: true }, budget(50))) as ResetReport).complete).toBe(
+      false,
+    );
+  });
 
   it("runs from `npm run invoke -- sandbox-reset` (a dry run by default)", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url));

@@ -36,7 +36,7 @@ export {
 export { REPLAYED_HEADER } from "./idempotency/run.js";
 export { BEGIN_CONDITION, IDEMPOTENCY_TTL_SECONDS, IdempotencyStore } from "./idempotency/store.js";
 export { Logger, type LogSink, setLogSink } from "./log.js";
-export { emfLine, METRICS_NAMESPACE, Metric } from "./metrics.js";
+export { emfLine, LOCAL_STAGE, METRICS_NAMESPACE, Metric, metricsStage } from "./metrics.js";
 export { Audience, buildOpenApi, type OpenApiOptions, type OpenApiRoute } from "./openapi.js";
 export { createRuntime, getRuntime, type Runtime, type RuntimeOptions, resetRuntime, setRuntime } from "./runtime.js";
 export { type ResetOptions, type ResetReport, resetSandboxData, SandboxResetRefusedError } from "./sandbox-reset.js";

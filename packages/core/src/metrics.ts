@@ -20,9 +20,25 @@ export const Metric = {
 } as const;
 export type Metric = (typeof Metric)[keyof typeof Metric];
 
+/** The stage when no SST stage is known (`npm start`, tests, scripts). */
+export const LOCAL_STAGE = "local";
+
 /**
- * One EMF line: `counts` as Count metrics under the given dimensions (strings
- * only, never personal data).
+ * The stage every metric carries, so two stages in one account never add up:
+ * SST gives every function `SST_RESOURCE_App` = `{"name","stage"}`.
+ */
+export function metricsStage(env: Record<string, string | undefined> = process.env): string {
+  try {
+    const stage = (JSON.parse(env.SST_RESOURCE_App ?? "{}") as { stage?: unknown }).stage;
+    return typeof stage === "string" && stage !== "" ? stage : LOCAL_STAGE;
+  } catch {
+    return LOCAL_STAGE;
+  }
+}
+
+/**
+ * One EMF line: `counts` as Count metrics under `stage` and the given
+ * dimensions (strings only, never personal data).
  *
  * @example
  * ```ts
@@ -33,19 +49,21 @@ export function emfLine(
   dimensions: Record<string, string>,
   counts: Partial<Record<Metric, number>>,
   now = Date.now(),
+  stage = metricsStage(),
 ): string {
+  const all = { stage, ...dimensions };
   return JSON.stringify({
     _aws: {
       Timestamp: now,
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [Object.keys(dimensions)],
+          Dimensions: [Object.keys(all)],
           Metrics: Object.keys(counts).map((name) => ({ Name: name, Unit: "Count" })),
         },
       ],
     },
-    ...dimensions,
+    ...all,
     ...counts,
   });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { ApiEvent, ApiResult } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
 import { docsAsset } from "./docs.js";
@@ -29,6 +30,12 @@ export interface ApiGatewayOptions {
   log?: (line: Record<string, string | number>) => void;
   /** Serve the interactive API reference at GET /docs (local only; see docs.ts). */
   docs?: boolean;
+  /**
+   * Milliseconds a client has to send its whole request (headers and body)
+   * before it is answered 408 (default 29000: with the 1 s check, within API
+   * Gateway's 30 s). Tests shorten it.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface ApiGateway {
@@ -36,6 +43,8 @@ export interface ApiGateway {
   close(): Promise<void>;
 }
 
+/** Default time to receive a whole request; with the check interval below, an answer within 30 s. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 29_000;
 /** API Gateway's own limit on request bodies. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** HTTP API quota: "total combined size of request line and header values", 10240 bytes. */
@@ -63,12 +72,15 @@ export const GatewayRefusal = {
   unknownMethod: { status: 404, message: "Not Found" },
   /** Not HTTP: a bad character in a header or the request line. */
   malformed: { status: 400, message: "Bad Request" },
+  /** Headers or body still arriving when the request's time ran out (a trickling client). */
+  requestTimeout: { status: 408, message: "Request Timeout" },
 } as const satisfies Record<string, { status: number; message: string }>;
 type Refusal = (typeof GatewayRefusal)[keyof typeof GatewayRefusal];
 
 const REASONS: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
+  408: "Request Timeout",
   414: "URI Too Long",
   431: "Request Header Fields Too Large",
 };
@@ -76,6 +88,7 @@ const REASONS: Record<number, string> = {
 /** What Node's parser refused (a `clientError`), as API Gateway would answer it. */
 function refusalFor(error: NodeJS.ErrnoException & { rawPacket?: Buffer }): Refusal {
   if (error.code === "HPE_HEADER_OVERFLOW") return GatewayRefusal.headersTooLarge;
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return GatewayRefusal.requestTimeout;
   if (error.code === "HPE_INVALID_METHOD") {
     // The method is where parsing stopped, at the start of the packet.
     const method = error.rawPacket?.toString("latin1").split(" ")[0] ?? "";
@@ -283,6 +296,11 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       });
       res.end(payload);
     } catch (error) {
+      if (!res.headersSent && !req.socket.writable) {
+        // The request never arrived whole (the client left, or was answered 408 by the clientError handler).
+        status = status || GatewayRefusal.requestTimeout.status;
+        return;
+      }
       // A handler that throws is a failed integration: API Gateway answers 500 with its own body.
       status = 500;
       if (!res.headersSent) gatewayError(res, 500, "Internal Server Error");
@@ -296,8 +314,33 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     }
   }
 
-  const server = createServer({ maxHeaderSize: PARSER_MAX_HEADER_BYTES }, (req, res) => {
-    void handle(req, res);
+  // Node cuts off a request whose headers or body trickle in (requestTimeout covers both, headersTimeout the
+  // headers); it checks every connectionsCheckingInterval, so that is kept short for a bounded answer.
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = createServer(
+    {
+      maxHeaderSize: PARSER_MAX_HEADER_BYTES,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  /** Writes a refusal straight to a socket Node's HTTP layer no longer answers on. */
+  const refuseOnSocket = (socket: Duplex, refused: Refusal) => {
+    const body = JSON.stringify({ message: refused.message });
+    socket.end(
+      `HTTP/1.1 ${refused.status} ${REASONS[refused.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+  // CONNECT is a method no route can have (HTTP API routes take ANY, GET, POST, ... only); without a listener
+  // Node drops the socket. Answered as any other method without a route.
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    options.log?.({ method: "CONNECT", route: "-", status: GatewayRefusal.unknownMethod.status, ms: 0 });
+    req.resume();
+    refuseOnSocket(socket, GatewayRefusal.unknownMethod);
   });
   server.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     // A socket the client already broke (reset, timed out) has no one left to answer.
@@ -306,11 +349,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       return;
     }
     const refused = refusalFor(error);
-    const body = JSON.stringify({ message: refused.message });
     options.log?.({ method: "-", route: "-", status: refused.status, ms: 0, error: error.code ?? "parse" });
-    socket.end(
-      `HTTP/1.1 ${refused.status} ${REASONS[refused.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    refuseOnSocket(socket, refused);
   });
   const url = await listen(server, options.port, options.host);
   return { url, close: () => close(server) };
