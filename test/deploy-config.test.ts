@@ -181,13 +181,14 @@ describe("least privilege by action: each function's role, as SST composes it", 
   it.each(
     Object.values(FunctionName).filter((name) => name !== FunctionName.SandboxReset && name !== FunctionName.OpenApi),
   )(
-    "%s: GetItem, PutItem, UpdateItem, DeleteItem, Query on the table, Query on its indexes; no Scan, BatchWriteItem or table changes",
+    "%s: GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, Query on the table, Query on its indexes; no Scan, BatchWriteItem or table changes",
     (name) => {
       const policy = harness.policy(fnNamed(harness, name));
       expect(policy).toEqual([
         {
           actions: [
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
