@@ -8,16 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alignContract } from "./contract/align-contract.js";
 
 const expected: Record<SandboxProfile, string[]> = {
-  official: [
-    "auth headers accepted: api-key",
-    "customer type field accepted alone: type",
-    "client learned: ALIGN_AUTH_HEADER=api-key ALIGN_CUSTOMER_TYPE_FIELD=type",
-    "email list filter: ignores case",
-  ],
   sdk: [
     "auth headers accepted: authorization",
     "customer type field accepted alone: type",
     "client learned: ALIGN_AUTH_HEADER=authorization ALIGN_CUSTOMER_TYPE_FIELD=type",
+    "email list filter: exact (case-sensitive)",
+  ],
+  official: [
+    "auth headers accepted: api-key",
+    "customer type field accepted alone: type",
+    "client learned: ALIGN_AUTH_HEADER=api-key ALIGN_CUSTOMER_TYPE_FIELD=type",
     "email list filter: exact (case-sensitive)",
   ],
   legacy: [
@@ -26,9 +26,15 @@ const expected: Record<SandboxProfile, string[]> = {
     "client learned: ALIGN_AUTH_HEADER=authorization ALIGN_CUSTOMER_TYPE_FIELD=beneficiary_type",
     "email list filter: exact (case-sensitive)",
   ],
+  guide: [
+    "auth headers accepted: bearer",
+    "customer type field accepted alone: type",
+    "client learned: ALIGN_AUTH_HEADER=bearer ALIGN_CUSTOMER_TYPE_FIELD=type",
+    "email list filter: exact (case-sensitive)",
+  ],
 };
 
-for (const profile of ["official", "sdk", "legacy"] as const) {
+for (const profile of ["sdk", "official", "legacy", "guide"] as const) {
   describe(`profile ${profile}`, () => {
     let sandbox: AlignSandbox;
     const reports: string[] = [];

@@ -148,6 +148,13 @@ const AUTH_ERROR_TYPES = /MissingAuthenticationToken|Unauthorized|AccessDenied|I
  * auth form may be tried: 401, 403, or a 400 whose body (or API Gateway's
  * `x-amzn-errortype`) speaks of authentication. A 400 about anything else is
  * a judgement of the request and proves the key was read.
+ *
+ * @example
+ * ```ts
+ * const response = await fetch(url, { headers: { authorization: key } });
+ * const body = await response.json().catch(() => undefined);
+ * if (refusesKey(response.status, body, response.headers)) console.log("this form is not read");
+ * ```
  */
 export function refusesKey(status: number, body: unknown, headers: { get(name: string): string | null }): boolean {
   if (status === 401 || status === 403) return true;
