@@ -7,9 +7,9 @@ import type { AuthRefusals, ValidationBody } from "./dialects.js";
 
 /** How the key must arrive. */
 export const SandboxAuth = {
-  /** `Api-Key: <key>` (newer official reference pages). */
+  /** `Api-Key: <key>` (the update-customer and virtual-account-simulate reference pages). */
   ApiKey: "api-key",
-  /** `Authorization: <key>`, no scheme (older official pages, the public SDK). */
+  /** `Authorization: <key>`, no scheme (the public SDK, production integrations, the newest create/get/KYC pages). */
   Authorization: "authorization",
   /** `Authorization: Bearer <key>` (one official guide). */
   Bearer: "bearer",

@@ -42,8 +42,9 @@ export const AUTH_HEADER_ORDER: readonly AuthHeader[] = [
 ];
 
 /**
- * The name of the customer type on create: `type` in the newer official pages
- * and the SDK, `beneficiary_type` in older pages and one integration.
+ * The name of the customer type on create: `type` in the newest reference, the
+ * guide, the SDK and one integration; `beneficiary_type` in the older
+ * reference and a production integration.
  */
 export const CustomerTypeField = {
   Type: "type",
