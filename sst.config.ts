@@ -20,6 +20,7 @@
  *   THROTTLE_BURST_LIMIT      burst per route (default 50)
  *   KYC_REFRESH_AFTER_SECONDS GET's refresh bound (default 30)
  *   SANDBOX_RESET_SCHEDULE    when sandbox stages reset their data (default nightly, cron(0 3 * * ? *))
+ *   ALIGN_AUTH_HEADER, ALIGN_CUSTOMER_TYPE_FIELD  Align wire pins, forwarded to the functions when set
  *   ALARM_*, ALARM_EMAIL      alarm thresholds and where notifications go
  * The region is pinned per stage in infra/settings.ts, never taken from the shell.
  */
@@ -166,6 +167,11 @@ export default $config({
           environment: {
             ALIGN_ENVIRONMENT: alignEnvironment,
             KYC_REFRESH_AFTER_SECONDS: String(settings.kycRefreshAfterSeconds),
+            // Align's wire pins (README "Going live"), forwarded when set; core validates them at cold start.
+            ...(process.env.ALIGN_AUTH_HEADER ? { ALIGN_AUTH_HEADER: process.env.ALIGN_AUTH_HEADER } : {}),
+            ...(process.env.ALIGN_CUSTOMER_TYPE_FIELD
+              ? { ALIGN_CUSTOMER_TYPE_FIELD: process.env.ALIGN_CUSTOMER_TYPE_FIELD }
+              : {}),
           },
         });
         functions.set(name, fn);

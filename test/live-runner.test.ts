@@ -35,12 +35,16 @@ describe("npm run test:live", () => {
       timeout: 120_000,
     });
     expect(stdout).toContain("What the real Align sandbox accepted:");
-    // The emulator's default profile (official) accepts exactly one form of each.
-    expect(stdout).toContain("auth headers accepted: api-key\n");
+    // The emulator's default profile (sdk) accepts exactly one form of each.
+    expect(stdout).toContain("auth headers accepted: authorization\n");
     expect(stdout).toContain("customer type field accepted alone: type\n");
     expect(stdout).toContain("simulate without a KYC session: refused 400 kyc_session_required");
     expect(stdout).toContain("pin these in the functions' environment");
-    expect(stdout).toContain("ALIGN_AUTH_HEADER=api-key ALIGN_CUSTOMER_TYPE_FIELD=type");
+    expect(stdout).toContain("ALIGN_AUTH_HEADER=authorization ALIGN_CUSTOMER_TYPE_FIELD=type");
+    // The one-screen verdict, written outside the repository for any target but the real sandbox.
+    expect(stdout).toMatch(/Align live verdict: http:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).not.toContain("(not reached)");
+    expect(stdout).not.toContain("docs/align-live-verdict.md");
     // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the runner's colours
     expect(stdout.replace(/\u001b\[[0-9;]*m/g, "")).toMatch(/Tests\s+11 passed \(11\)/);
     expect(sandbox.state().webhooks).toEqual([]);

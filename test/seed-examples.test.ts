@@ -50,9 +50,11 @@ describe("seed: customers.create", () => {
 
   it("sends the key in one header and the type under one field name (the default profile's)", async () => {
     await align.customers.create({ email: "wire@example.com", type: "individual", first_name: "W", last_name: "Q" });
-    // The emulator refuses beneficiary_type beside type (official profile), so one create means one field.
+    // The emulator refuses beneficiary_type beside type (sdk profile), so one create means one field.
     expect(sandbox.state().customers[0]?.type).toBe("individual");
-    expect(sandbox.state().requests).toEqual([expect.objectContaining({ status: 200, auth_headers: ["api-key"] })]);
+    expect(sandbox.state().requests).toEqual([
+      expect.objectContaining({ status: 200, auth_headers: ["authorization"] }),
+    ]);
   });
 
   it("error handling: 409 on a duplicate email (case-insensitive), as AlignError with status 409", async () => {

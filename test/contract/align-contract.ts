@@ -13,6 +13,7 @@ import {
   AlignValidationError,
   type AuthHeader,
   type CustomerTypeField,
+  refusesKey,
   type WireVariantLearned,
 } from "@align-onboarding/align";
 import { afterAll, describe, expect, it } from "vitest";
@@ -29,8 +30,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The header for each auth form, as the client names them (the values `ALIGN_AUTH_HEADER` takes). */
 const authForms = (key: string): [AuthHeader, Record<string, string>][] => [
-  ["api-key", { "api-key": key }],
   ["authorization", { authorization: key }],
+  ["api-key", { "api-key": key }],
   ["bearer", { authorization: `Bearer ${key}` }],
 ];
 
@@ -61,6 +62,12 @@ export function alignContract(target: () => ContractTarget): void {
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+
+  // The headers of the form the client learned (raw probes speak the same dialect).
+  const learnedHeaders = () =>
+    authForms(target().apiKey).find(([name]) => name === client().wireVariants.authHeader)?.[1] ?? {};
+  const keysOf = (body: unknown) =>
+    typeof body === "object" && body !== null ? Object.keys(body).sort().join(", ") : typeof body;
 
   afterAll(async () => {
     // Nothing this run registered stays registered.
@@ -98,10 +105,9 @@ export function alignContract(target: () => ContractTarget): void {
         .customers.create(individual("duplicate"))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AlignConflictError);
-      const body = (error as AlignConflictError).body;
-      target().report(
-        `409 body keys: ${typeof body === "object" && body !== null ? Object.keys(body).sort().join(", ") : typeof body}`,
-      );
+      const { body, status } = error as AlignConflictError;
+      target().report(`duplicate email status: ${status}`);
+      target().report(`409 body keys: ${keysOf(body)}`);
     });
 
     it("refuses invalid input before the network, with field paths", async () => {
@@ -124,6 +130,10 @@ export function alignContract(target: () => ContractTarget): void {
       const session = await client().customers.createKycSession(created.customer_id);
       expect(session.kycs.status).toBe("pending");
       expect(session.kycs.kyc_flow_link).toMatch(/^https?:\/\//);
+      const again = await client().customers.createKycSession(created.customer_id);
+      target().report(
+        `second KYC start: ${again.kycs.kyc_flow_link === session.kycs.kyc_flow_link ? "same link" : "new link"}, ${again.kycs.status}`,
+      );
       expect(
         await client().customers.simulateCustomer({ customer_id: created.customer_id, action: "kyc.status.approve" }),
       ).toEqual({});
@@ -141,6 +151,8 @@ export function alignContract(target: () => ContractTarget): void {
       const webhook = await client().webhooks.create({ url });
       expect(webhook.url).toBe(url);
       expect((await client().webhooks.list()).items.map((item) => item.id)).toContain(webhook.id);
+      const listed = (await (await raw("GET", "/webhooks", learnedHeaders())).json()) as { items?: unknown[] };
+      target().report(`webhook list item keys: ${keysOf(listed.items?.[0])}`);
       await client().webhooks.delete(webhook.id);
       expect((await client().webhooks.list()).items.map((item) => item.id)).not.toContain(webhook.id);
     });
@@ -160,7 +172,9 @@ export function alignContract(target: () => ContractTarget): void {
       const accepted: AuthHeader[] = [];
       for (const [name, headers] of authForms(key)) {
         const response = await raw("GET", `/customers?email=${encodeURIComponent(email("probe"))}`, headers);
-        if (response.status !== 401 && response.status !== 403) accepted.push(name);
+        const body = await response.json().catch(() => undefined);
+        // A gateway's 400 "Missing Authentication Token" refuses the form as a 401 or 403 does.
+        if (!refusesKey(response.status, body, response.headers)) accepted.push(name);
       }
       target().report(`auth headers accepted: ${accepted.join(", ") || "none"}`);
       expect(accepted.length).toBeGreaterThan(0);
@@ -178,6 +192,24 @@ export function alignContract(target: () => ContractTarget): void {
       }
       target().report(`customer type field accepted alone: ${types.join(", ") || "neither"}`);
       expect(types.length).toBeGreaterThan(0);
+
+      // Create's own answer, an invalid create's error body, and a duplicate, all raw.
+      const field = types[0] ?? "type";
+      const body = { email: email("shape"), [field]: "individual", first_name: "Contract", last_name: "Test" };
+      const created = await raw("POST", "/customers", working, body);
+      const createdBody = (await created.json().catch(() => undefined)) as { kycs?: { status?: string } | null };
+      target().report(
+        `create answer: ${created.status}, kycs ${createdBody?.kycs === null ? "null" : (createdBody?.kycs?.status ?? "absent")}, keys: ${keysOf(createdBody)}`,
+      );
+      const duplicate = await raw("POST", "/customers", working, body);
+      target().report(
+        `duplicate email (raw): ${duplicate.status}, keys: ${keysOf(await duplicate.json().catch(() => ""))}`,
+      );
+      const invalid = await raw("POST", "/customers", working, { email: "not-an-email", [field]: "individual" });
+      const invalidBody = (await invalid.json().catch(() => "")) as { errors?: unknown };
+      target().report(
+        `error body (invalid create): ${invalid.status}, keys: ${keysOf(invalidBody)}, errors[]: ${Array.isArray(invalidBody?.errors) ? "yes" : "no"}`,
+      );
     });
 
     it("reports how the email filter compares case (uniqueness ignores it)", async () => {

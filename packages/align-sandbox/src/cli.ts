@@ -2,7 +2,7 @@
 /**
  * `npm run align-sandbox`: the Align sandbox emulator on loopback.
  * ALIGN_SANDBOX_PORT (default 3001), ALIGN_SANDBOX_KEY (default `sandbox-key`),
- * ALIGN_SANDBOX_PROFILE (`official` (default), `sdk` or `legacy`; or `--profile <name>`),
+ * ALIGN_SANDBOX_PROFILE (`sdk` (default), `official`, `legacy` or `guide`; or `--profile <name>`),
  * ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS (default 86400), ALIGN_SANDBOX_DATA_FILE
  * (keep state across restarts, durable before each answer; in memory when unset).
  * Opt-in older shapes: ALIGN_SANDBOX_CREATE_ANSWER (`customer` | `with_kycs`),
@@ -27,7 +27,7 @@ const apiKey = process.env.ALIGN_SANDBOX_KEY || "sandbox-key";
 const flag = process.argv.indexOf("--profile");
 const profile =
   (flag >= 0 ? process.argv[flag + 1] : undefined) || process.env.ALIGN_SANDBOX_PROFILE || DEFAULT_PROFILE;
-if (!isSandboxProfile(profile)) fail(`ALIGN_SANDBOX_PROFILE must be official, sdk or legacy, got "${profile}"`);
+if (!isSandboxProfile(profile)) fail(`ALIGN_SANDBOX_PROFILE must be sdk, official, legacy or guide, got "${profile}"`);
 const ttlRaw = process.env.ALIGN_SANDBOX_KYC_LINK_TTL_SECONDS;
 const ttlSeconds = ttlRaw ? Number(ttlRaw) : undefined;
 if (ttlSeconds !== undefined && !(ttlSeconds > 0)) {

@@ -28,6 +28,7 @@ import {
   DEFAULT_PROFILE,
   type EmailFilter,
   type ProfileSettings,
+  profileRefusals,
   profileSettings,
   SandboxAuth,
   type SandboxProfile,
@@ -46,10 +47,12 @@ export interface AlignSandboxOptions {
   /** `production` makes simulation answer 403, as Align does. Default `sandbox`. */
   environment?: "sandbox" | "production";
   /**
-   * Which of Align's contradicting sources this emulator follows: `official`
-   * (default: `Api-Key` + `type`), `sdk` (raw `Authorization` + `type`,
-   * exact email filter) or `legacy` (raw `Authorization` +
-   * `beneficiary_type`, exact email filter). It accepts exactly that variant.
+   * Which of Align's contradicting sources this emulator follows: `sdk`
+   * (default: raw `Authorization` + `type`), `official` (`Api-Key` + `type`,
+   * other forms refused 403 as a gateway would), `legacy` (raw
+   * `Authorization` + `beneficiary_type`, message-only 400s) or `guide`
+   * (`Bearer` + `type`, refused 403 or 400 "Missing Authentication Token").
+   * It accepts exactly that variant; the email filter is exact in all.
    */
   profile?: SandboxProfile;
   /** Overrides the profile's auth form (for example `bearer`, which no profile uses). */
@@ -68,14 +71,14 @@ export interface AlignSandboxOptions {
   createAnswer?: CreateAnswer;
   /**
    * How a key the profile does not read, or a wrong one, is refused:
-   * `unauthorized_401` (default), `forbidden_403`, or API Gateway's
+   * `unauthorized_401` (default of `sdk`, `legacy`), `forbidden_403`, or API Gateway's
    * `{"message":"Missing Authentication Token"}` as `gateway_403` or
    * `gateway_400`. One form for both causes, or `{ missing, wrong }`.
    */
   authRefusal?: AuthRefusal | AuthRefusals;
   /**
-   * The body of a 400 for an invalid request: `field_errors` (default:
-   * `{ message, code, errors }`) or `message_only` (`{ "message": "..." }`).
+   * The body of a 400 for an invalid request: `field_errors` (default but
+   * for `legacy`: `{ message, code, errors }`) or `message_only` (`{ "message": "..." }`).
    */
   validationBody?: ValidationBody;
   /**
@@ -189,7 +192,13 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
   if (!Number.isFinite(kycLinkTtlMs) || kycLinkTtlMs <= 0) {
     throw new Error("startAlignSandbox: kycLinkTtlMs must be a positive number");
   }
-  const dialect = resolveDialect(options);
+  // The profile's refusal shapes, unless the caller chose others.
+  const refusals = profileRefusals(profileName);
+  const dialect = resolveDialect({
+    createAnswer: options.createAnswer,
+    authRefusal: options.authRefusal ?? refusals.authRefusal,
+    validationBody: options.validationBody ?? refusals.validationBody,
+  });
   const now = options.now ?? Date.now;
   const state = new SandboxState();
   const { dataFile } = options;

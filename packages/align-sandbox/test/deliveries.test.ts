@@ -15,7 +15,7 @@ const alice = { email: "alice@example.com", type: "individual", first_name: "Ali
 
 let sandbox: AlignSandbox;
 let receiver: Receiver;
-const api = (method: string, path: string, body?: unknown) => call(sandbox, method, path, body, { "api-key": KEY });
+const api = (method: string, path: string, body?: unknown) => call(sandbox, method, path, body, { authorization: KEY });
 const approve = (id: string) =>
   api("POST", "/v0/customers/simulate", { customer_id: id, action: "kyc.status.approve" });
 const statusOf = (body: Buffer) =>
@@ -120,9 +120,9 @@ describe("redelivery", () => {
 
 it("a redelivery waiting out its delay ends when the emulator closes, sending nothing", async () => {
   const closing = await startAlignSandbox({ apiKey: KEY });
-  await call(closing, "POST", "/v0/webhooks", { url: receiver.url }, { "api-key": KEY });
-  const id = (await call(closing, "POST", "/v0/customers", alice, { "api-key": KEY })).json.customer_id as string;
-  await call(closing, "POST", `/v0/customers/${id}/kycs`, undefined, { "api-key": KEY });
+  await call(closing, "POST", "/v0/webhooks", { url: receiver.url }, { authorization: KEY });
+  const id = (await call(closing, "POST", "/v0/customers", alice, { authorization: KEY })).json.customer_id as string;
+  await call(closing, "POST", `/v0/customers/${id}/kycs`, undefined, { authorization: KEY });
   await closing.deliveriesSettled();
   const waiting = closing.redeliver(0, { delayMs: 60_000 });
   await closing.close();

@@ -37,7 +37,7 @@ describe("createAnswer", () => {
     sandbox.onEvent((event) => {
       published.push(event.event.event_type);
     });
-    const created = await call(sandbox, "POST", "/v0/customers", alice, { "api-key": KEY });
+    const created = await call(sandbox, "POST", "/v0/customers", alice, { authorization: KEY });
     expect(created.status).toBe(201);
     const link = sandbox.state().kyc_sessions[0]?.kyc_flow_link;
     expect(created.json).toEqual({
@@ -52,17 +52,17 @@ describe("createAnswer", () => {
     expect((await fetch(link ?? "")).status).toBe(200);
 
     const id = created.json.customer_id as string;
-    const read = await call(sandbox, "GET", `/v0/customers/${id}`, undefined, { "api-key": KEY });
+    const read = await call(sandbox, "GET", `/v0/customers/${id}`, undefined, { authorization: KEY });
     expect(read.json.kycs).toMatchObject({ status: "pending", kyc_flow_link: link });
     // The session is the one a KYC start hands back, and simulate needs no start first.
-    const started = await call(sandbox, "POST", `/v0/customers/${id}/kycs`, undefined, { "api-key": KEY });
+    const started = await call(sandbox, "POST", `/v0/customers/${id}/kycs`, undefined, { authorization: KEY });
     expect(started.json.kycs).toMatchObject({ status: "pending", kyc_flow_link: link });
     const approved = await call(
       sandbox,
       "POST",
       "/v0/customers/simulate",
       { customer_id: id, action: "kyc.status.approve" },
-      { "api-key": KEY },
+      { authorization: KEY },
     );
     expect(approved.status).toBe(200);
   });
@@ -70,7 +70,7 @@ describe("createAnswer", () => {
   it("the default is still 200 with kycs null and no session", async () => {
     const sandbox = await emulator();
     expect(sandbox.dialect.createAnswer).toBe("customer");
-    const created = await call(sandbox, "POST", "/v0/customers", alice, { "api-key": KEY });
+    const created = await call(sandbox, "POST", "/v0/customers", alice, { authorization: KEY });
     expect(created.status).toBe(200);
     expect(created.json.kycs).toBeNull();
     expect(sandbox.state().kyc_sessions).toEqual([]);
@@ -78,8 +78,9 @@ describe("createAnswer", () => {
 });
 
 describe("authRefusal", () => {
-  const wrongKey = { "api-key": "not-the-key" };
-  const unreadHeader = { authorization: KEY };
+  // The default profile (sdk) reads raw Authorization.
+  const wrongKey = { authorization: "not-the-key" };
+  const unreadHeader = { "api-key": KEY };
 
   it.each([
     [AuthRefusal.Unauthorized, 401, '{"message":"Invalid API key","code":"unauthorized"}'],
@@ -155,7 +156,7 @@ describe("validationBody", () => {
 
   it("message_only leaves refusals that are not validation with their code", async () => {
     const sandbox = await emulator({ validationBody: ValidationBody.MessageOnly });
-    const headers = { "api-key": KEY };
+    const headers = { authorization: KEY };
     const id = (await call(sandbox, "POST", "/v0/customers", alice, headers)).json.customer_id as string;
     const duplicate = await call(sandbox, "POST", "/v0/customers", alice, headers);
     expect([duplicate.status, duplicate.json.code]).toEqual([409, "customer_already_exists"]);
@@ -172,7 +173,7 @@ describe("validationBody", () => {
   it("the default keeps { message, code, errors }", async () => {
     const sandbox = await emulator();
     const { type: _type, ...untyped } = alice;
-    const refused = await call(sandbox, "POST", "/v0/customers", untyped, { "api-key": KEY });
+    const refused = await call(sandbox, "POST", "/v0/customers", untyped, { authorization: KEY });
     expect(refused.json).toEqual({
       message: "Validation failed",
       code: "validation_error",

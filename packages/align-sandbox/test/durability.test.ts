@@ -53,7 +53,7 @@ function startChild(dataFile: string): Promise<{ child: ChildProcess; url: strin
 const create = (url: string, email: string) =>
   fetch(`${url}/v0/customers`, {
     method: "POST",
-    headers: { "api-key": KEY, "content-type": "application/json" },
+    headers: { authorization: KEY, "content-type": "application/json" },
     body: JSON.stringify({ email, type: "individual", first_name: "Crash", last_name: "Test" }),
   });
 
@@ -92,12 +92,14 @@ describe("durability", () => {
 
     const second = await startChild(dataFile);
     for (const [email, id] of acknowledged) {
-      const read = await fetch(`${second.url}/v0/customers/${id}`, { headers: { "api-key": KEY } });
+      const read = await fetch(`${second.url}/v0/customers/${id}`, { headers: { authorization: KEY } });
       expect([email, read.status]).toEqual([email, 200]);
       expect(((await read.json()) as { email: string }).email).toBe(email);
     }
     // Unacknowledged creates may or may not have landed, but never twice.
-    const { items } = (await (await fetch(`${second.url}/v0/customers`, { headers: { "api-key": KEY } })).json()) as {
+    const { items } = (await (
+      await fetch(`${second.url}/v0/customers`, { headers: { authorization: KEY } })
+    ).json()) as {
       items: { email: string }[];
     };
     expect(items.length).toBeGreaterThanOrEqual(acknowledged.size);

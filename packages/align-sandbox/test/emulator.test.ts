@@ -13,7 +13,7 @@ async function call(
   method: string,
   path: string,
   body?: unknown,
-  headers: Record<string, string> = { "api-key": KEY },
+  headers: Record<string, string> = { authorization: KEY },
 ) {
   const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
   if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
@@ -54,15 +54,43 @@ const authForms = {
 
 describe("authentication", () => {
   it.each([
-    ["official", "api-key"],
-    ["sdk", "authorization"],
-    ["legacy", "authorization"],
-  ] as const)("profile %s accepts only %s, and answers 401 JSON to the other forms", async (profile, accepted) => {
-    await withSandbox({ profile }, async () => {
-      for (const [form, headers] of Object.entries(authForms)) {
-        const response = await call("GET", "/v0/webhooks", undefined, headers);
-        expect([form, response.status]).toEqual([form, form === accepted ? 200 : 401]);
-      }
+    // profile, the one form accepted, [status to each form: api-key, authorization, bearer]
+    ["sdk", "authorization", [401, 200, 401]],
+    ["official", "api-key", [200, 403, 403]],
+    ["legacy", "authorization", [401, 200, 401]],
+    ["guide", "bearer", [400, 403, 200]],
+  ] as const)(
+    "profile %s accepts only %s, and refuses the others in its shapes",
+    async (profile, _accepted, expected) => {
+      await withSandbox({ profile }, async () => {
+        const statuses: number[] = [];
+        for (const headers of Object.values(authForms)) {
+          statuses.push((await call("GET", "/v0/webhooks", undefined, headers)).status);
+        }
+        expect(statuses).toEqual(expected);
+      });
+    },
+  );
+
+  it("official: a key not in Api-Key meets the gateway's 403, a wrong one 403 Forbidden", async () => {
+    await withSandbox({ profile: "official" }, async () => {
+      const unread = await call("GET", "/v0/webhooks", undefined, authForms.authorization);
+      expect(unread.json).toEqual({ message: "Missing Authentication Token" });
+      expect(unread.headers.get("x-amzn-errortype")).toBe("MissingAuthenticationTokenException");
+      const wrong = await call("GET", "/v0/webhooks", undefined, { "api-key": "nope" });
+      expect([wrong.status, wrong.json]).toEqual([403, { message: "Forbidden", code: "forbidden" }]);
+    });
+  });
+
+  it("guide: no Authorization meets the gateway's 400; an explicit option still wins over the profile's", async () => {
+    await withSandbox({ profile: "guide" }, async (other) => {
+      const unread = await call("GET", "/v0/webhooks", undefined, authForms["api-key"]);
+      expect([unread.status, unread.json]).toEqual([400, { message: "Missing Authentication Token" }]);
+      expect(other.dialect.authRefusal).toEqual({ missing: "gateway_400", wrong: "forbidden_403" });
+    });
+    await withSandbox({ profile: "guide", authRefusal: "unauthorized_401" }, async (other) => {
+      expect((await call("GET", "/v0/webhooks", undefined, authForms["api-key"])).status).toBe(401);
+      expect(other.dialect.authRefusal).toEqual({ missing: "unauthorized_401", wrong: "unauthorized_401" });
     });
   });
 
@@ -81,8 +109,8 @@ describe("authentication", () => {
     expect(JSON.stringify(sandbox.state().requests)).not.toContain(KEY);
   });
 
-  it("rejects a wrong or missing key with 401 JSON", async () => {
-    const denied = await call("GET", "/v0/webhooks", undefined, { "api-key": "nope" });
+  it("rejects a wrong or missing key with 401 JSON (the default profile)", async () => {
+    const denied = await call("GET", "/v0/webhooks", undefined, { authorization: "nope" });
     expect(denied.status).toBe(401);
     expect(denied.json).toEqual({ message: "Invalid API key", code: "unauthorized" });
     expect(denied.headers.get("x-request-id")).toMatch(/^req_/);
@@ -91,7 +119,7 @@ describe("authentication", () => {
 });
 
 describe("customers", () => {
-  it("official and sdk take `type` only: beneficiary_type is a 400 naming both fields", async () => {
+  it("sdk (the default) takes `type` only: beneficiary_type is a 400 naming both fields", async () => {
     const { type: _type, ...rest } = alice;
     const legacyBody = await call("POST", "/v0/customers", { ...rest, beneficiary_type: "individual" });
     expect(legacyBody.status).toBe(400);
@@ -105,15 +133,12 @@ describe("customers", () => {
     expect((await call("POST", "/v0/customers", alice)).status).toBe(200);
   });
 
-  it("legacy takes beneficiary_type only, and answers with it", async () => {
+  it("legacy takes beneficiary_type only, refuses `type` in a message-only 400, and answers with it", async () => {
     await withSandbox({ profile: "legacy" }, async () => {
       const headers = authForms.authorization;
       const refused = await call("POST", "/v0/customers", alice, headers);
       expect(refused.status).toBe(400);
-      expect(refused.json.errors).toEqual([
-        { path: ["beneficiary_type"], message: "beneficiary_type is required" },
-        { path: ["type"], message: "Unrecognized field: type" },
-      ]);
+      expect(refused.json).toEqual({ message: "beneficiary_type is required; Unrecognized field: type" });
       const { type: _type, ...rest } = alice;
       const created = await call("POST", "/v0/customers", { ...rest, beneficiary_type: "individual" }, headers);
       expect(created.status).toBe(200);
@@ -130,11 +155,13 @@ describe("customers", () => {
     expect(sandbox.state().customers).toHaveLength(1);
   });
 
-  it("official lists by email case-insensitively", async () => {
-    await call("POST", "/v0/customers", alice);
-    await call("POST", "/v0/customers", { ...alice, email: "bob@example.com" });
-    const found = await call("GET", "/v0/customers?email=ALICE%40example.com");
-    expect((found.json.items as { email: string }[]).map((c) => c.email)).toEqual(["alice@example.com"]);
+  it("an emailFilter override lists by email case-insensitively", async () => {
+    await withSandbox({ emailFilter: "case_insensitive" }, async () => {
+      await call("POST", "/v0/customers", alice);
+      await call("POST", "/v0/customers", { ...alice, email: "bob@example.com" });
+      const found = await call("GET", "/v0/customers?email=ALICE%40example.com");
+      expect((found.json.items as { email: string }[]).map((c) => c.email)).toEqual(["alice@example.com"]);
+    });
   });
 
   it("sdk's list filter is exact, while uniqueness still ignores case", async () => {
@@ -253,7 +280,7 @@ describe("KYC and simulation", () => {
     try {
       const response = await fetch(`${production.url}/v0/customers/simulate`, {
         method: "POST",
-        headers: { "api-key": KEY },
+        headers: { authorization: KEY },
         body: JSON.stringify({ customer_id: "x", action: "kyc.status.approve" }),
       });
       expect(response.status).toBe(403);
@@ -282,7 +309,7 @@ describe("webhook registration", () => {
     const created = await call("POST", "/v0/webhooks", { url: "https://example.com/hook" });
     const response = await fetch(`${sandbox.url}/v0/webhooks/${created.json.id}`, {
       method: "DELETE",
-      headers: { "api-key": KEY },
+      headers: { authorization: KEY },
     });
     expect(response.status).toBe(204);
     expect(await response.text()).toBe("");
@@ -383,14 +410,16 @@ describe("persistence", () => {
     const dataFile = `${mkdtempSync(`${tmpdir()}/align-sandbox-`)}/state.json`;
     const first = await startAlignSandbox({ apiKey: KEY, dataFile });
     const post = (url: string, path: string, body: unknown) =>
-      fetch(`${url}${path}`, { method: "POST", headers: { "api-key": KEY }, body: JSON.stringify(body) });
+      fetch(`${url}${path}`, { method: "POST", headers: { authorization: KEY }, body: JSON.stringify(body) });
     const created = (await (await post(first.url, "/v0/customers", alice)).json()) as { customer_id: string };
     await post(first.url, "/v0/webhooks", { url: "http://127.0.0.1:9/hook" });
     await first.close();
 
     const second = await startAlignSandbox({ apiKey: KEY, dataFile });
     try {
-      const read = await fetch(`${second.url}/v0/customers/${created.customer_id}`, { headers: { "api-key": KEY } });
+      const read = await fetch(`${second.url}/v0/customers/${created.customer_id}`, {
+        headers: { authorization: KEY },
+      });
       expect(read.status).toBe(200);
       expect((await post(second.url, "/v0/customers", alice)).status).toBe(409);
       expect(second.state().webhooks).toHaveLength(1);

@@ -16,7 +16,7 @@ const alice = { email: "alice@example.com", type: "individual", first_name: "Ali
 
 let sandbox: AlignSandbox;
 let receiver: Receiver;
-const api = (method: string, path: string, body?: unknown) => call(sandbox, method, path, body, { "api-key": KEY });
+const api = (method: string, path: string, body?: unknown) => call(sandbox, method, path, body, { authorization: KEY });
 
 beforeAll(async () => {
   receiver = await startReceiver();

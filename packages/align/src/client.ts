@@ -32,16 +32,19 @@ export interface AlignOptions {
    */
   fetch?: FetchLike | typeof fetch;
   /**
-   * Pins how the key is sent (`"api-key"`, `"authorization"` raw, or
-   * `"bearer"`). Unset, the client sends `Api-Key`, and after a 401 retries
-   * once with the next form, remembering the one Align accepts for this
-   * instance's life. The key is never sent in two headers.
+   * Pins how the key is sent (`"authorization"` raw, `"api-key"`, or
+   * `"bearer"`). Unset, the client sends raw `Authorization` (the SDK's and
+   * production's form), and when the key is refused (401, 403, or a 400
+   * speaking of authentication, all before anything ran) tries `Api-Key`,
+   * then `Bearer`, each at most once per call, remembering the one Align
+   * accepts for this instance's life. The key is never sent in two headers.
    */
   authHeader?: AuthHeader;
   /**
    * Pins the name of the customer type on create (`"type"` or
    * `"beneficiary_type"`). Unset, the client sends `type`, and after a 400
-   * naming the type field retries once with the other name, remembering it.
+   * naming the type field (in `errors[].path` or in `message`) retries once
+   * with the other name, remembering it.
    */
   customerTypeField?: CustomerTypeField;
   /**

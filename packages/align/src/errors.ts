@@ -68,7 +68,11 @@ export class AlignValidationError extends AlignError {
   }
 }
 
-/** 401: the API key is missing or wrong. */
+/**
+ * The API key is missing, wrong, or not where Align reads it: a 401, or a 400
+ * whose body speaks of authentication (API Gateway's "Missing Authentication
+ * Token"). Nothing ran.
+ */
 export class AlignAuthenticationError extends AlignError {
   override name = "AlignAuthenticationError";
 }
@@ -83,7 +87,11 @@ export class AlignNotFoundError extends AlignError {
   override name = "AlignNotFoundError";
 }
 
-/** 409: conflicts with existing state (for customers: the email already exists). */
+/**
+ * Conflicts with existing state (for customers: the email already exists).
+ * Usually a 409; on create, a 400 or 422 saying the email is taken is this
+ * error too, with its own `status` and the validation error as `cause`.
+ */
 export class AlignConflictError extends AlignError {
   override name = "AlignConflictError";
 }

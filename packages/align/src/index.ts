@@ -17,6 +17,7 @@ export {
   BASE_URLS,
   CUSTOMER_TYPE_FIELD_ORDER,
   CustomerTypeField,
+  refusesKey,
   WirePoint,
   type WireVariantLearned,
 } from "./wire.js";

@@ -23,7 +23,7 @@ import {
   parseRetryAfter,
   retryDelayMs,
 } from "./retry.js";
-import { API_PREFIX, type AuthHeader, authHeaders, readRequestId, type WireNegotiator } from "./wire.js";
+import { API_PREFIX, type AuthHeader, authHeaders, readRequestId, refusesKey, type WireNegotiator } from "./wire.js";
 import { safeParse } from "./zod.js";
 
 /** Options any single call may override. */
@@ -66,7 +66,7 @@ export interface TransportConfig {
   timeoutMs: number;
   maxRetries: number;
   fetch: FetchLike;
-  /** Which auth form (and type field name) to send; learns from 401s. */
+  /** Which auth form (and type field name) to send; learns from refusals of the key. */
   wire: WireNegotiator;
 }
 
@@ -113,25 +113,25 @@ export class Transport {
     const deadline =
       options.totalTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.totalTimeoutMs;
     const { auth } = this.#config.wire;
-    // One extra attempt per call for auth negotiation, not counted against maxRetries.
-    let authRetried = false;
+    // Auth negotiation: each form at most once per call, not counted against maxRetries.
+    const formsTried = new Set<AuthHeader>();
     for (let attempt = 0; ; attempt++) {
       let error: AlignError;
       let retryable: boolean;
       const form = auth.current;
+      formsTried.add(form);
       try {
         const attemptTimeout = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
         const response = await this.#attempt(request, form, attemptTimeout, options.signal);
-        if (provesAuthentication(response.status)) auth.accepted(form);
+        const keyRefused = refusesKey(response.status, response.body, response.headers);
+        if (!keyRefused && provesAuthentication(response.status)) auth.accepted(form);
         if (response.status >= 200 && response.status < 300) return response;
         error = errorFromResponse(response);
         retryable = isRetryableStatus(request.method, response.status);
-        if (response.status === 401 && authRetried) auth.refused(form);
-        else if (response.status === 401) {
-          // A 401 means nothing ran: retrying once with the next form is safe for any method.
+        if (keyRefused) {
+          // The key was refused before anything ran: trying the next form is safe for any method.
           const next = auth.next(form);
-          if (next !== undefined && Date.now() + MIN_ATTEMPT_MS <= deadline) {
-            authRetried = true;
+          if (next !== undefined && !formsTried.has(next) && Date.now() + MIN_ATTEMPT_MS <= deadline) {
             attempt -= 1;
             continue;
           }
@@ -213,7 +213,8 @@ export class Transport {
 /**
  * Whether an answer shows the key was read and accepted: a refusal for another
  * reason (400, 404, 409) still proves it; 401/403, 408, 429 and 5xx may come
- * from a proxy in front of Align before any key check, so they prove nothing.
+ * from a proxy in front of Align before any key check, so they prove nothing
+ * (nor does a 400 refusing the key, which the caller checks first).
  */
 function provesAuthentication(status: number): boolean {
   if (status >= 200 && status < 300) return true;
@@ -284,6 +285,9 @@ export function errorFromResponse(response: ApiResponse): AlignError {
     body,
     retryAfterMs: parseRetryAfter(response.headers),
   };
+  // A gateway's 400 "Missing Authentication Token" refuses the key, not the request: the operator's to fix.
+  if (status === 400 && refusesKey(status, body, response.headers))
+    return new AlignAuthenticationError(message, options);
   if (status === 400 || status === 422) return new AlignValidationError(message, fieldErrorsOf(body), options);
   if (status === 401) return new AlignAuthenticationError(message, options);
   if (status === 403) return new AlignPermissionDeniedError(message, options);

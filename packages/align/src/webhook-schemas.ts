@@ -45,14 +45,41 @@ export type CustomerKycsUpdatedEvent = z.infer<typeof CustomerKycsUpdatedEventSc
 /** Any delivery: a typed `customer.kycs.updated` or another event's common fields. */
 export type WebhookEvent = CustomerKycsUpdatedEvent | WebhookEventBase;
 
-/** Webhook registration as Align returns it. */
+const webhookObject = once(() =>
+  z
+    .looseObject({
+      id: z.optional(z.string().check(z.minLength(1))),
+      webhook_id: z.optional(z.string().check(z.minLength(1))),
+      url: z.string(),
+      status: z.optional(z.string()),
+      created_at: z.optional(z.string()),
+    })
+    .check(
+      z.refine((value) => value.id !== undefined || value.webhook_id !== undefined, {
+        error: "id or webhook_id is required",
+        path: ["id"],
+      }),
+    ),
+);
+
+/**
+ * Webhook registration as Align returns it. The SDK docs name the id
+ * `webhook_id`, the emulator `id`: either is read, and `id` always set.
+ *
+ * @example
+ * ```ts
+ * const { items } = await align.webhooks.list(); // items: [{ webhook_id: "wh_1", url }] on the wire
+ * items[0]?.id; // "wh_1"
+ * ```
+ */
 export const WebhookSchema = z.lazy(() =>
-  z.looseObject({
-    id: z.string().check(z.minLength(1)),
-    url: z.string(),
-    status: z.optional(z.string()),
-    created_at: z.optional(z.string()),
-  }),
+  z.pipe(
+    webhookObject(),
+    z.transform(({ id, ...rest }: z.output<ReturnType<typeof webhookObject>>) => ({
+      ...rest,
+      id: (id ?? rest.webhook_id) as string,
+    })),
+  ),
 );
 export type Webhook = z.infer<typeof WebhookSchema>;
 

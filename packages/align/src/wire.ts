@@ -21,8 +21,10 @@ export const BASE_URLS: Record<AlignEnvironment, string> = {
 export const API_PREFIX = "/v0";
 
 /**
- * How the API key is sent. Newer official reference pages: `Api-Key: <key>`;
- * older pages and the public SDK: raw `Authorization: <key>`; one guide:
+ * How the API key is sent. The public SDK ("remove Bearer token for alignment
+ * with API requirements"), a production integration and the newest create,
+ * get and KYC reference pages: raw `Authorization: <key>`; the update-customer
+ * and virtual-account-simulate pages: `Api-Key: <key>`; one guide:
  * `Authorization: Bearer <key>`. Exactly one is sent per request.
  */
 export const AuthHeader = {
@@ -32,16 +34,17 @@ export const AuthHeader = {
 } as const;
 export type AuthHeader = (typeof AuthHeader)[keyof typeof AuthHeader];
 
-/** The order in which auth forms are tried: the newest official form first. */
+/** The order in which auth forms are tried: the most attested form first (issue 23's audit). */
 export const AUTH_HEADER_ORDER: readonly AuthHeader[] = [
-  AuthHeader.ApiKey,
   AuthHeader.Authorization,
+  AuthHeader.ApiKey,
   AuthHeader.Bearer,
 ];
 
 /**
- * The name of the customer type on create: `type` in the newer official pages
- * and the SDK, `beneficiary_type` in older pages and one integration.
+ * The name of the customer type on create: `type` in the newest reference, the
+ * guide, the SDK and one integration; `beneficiary_type` in the older
+ * reference and a production integration.
  */
 export const CustomerTypeField = {
   Type: "type",
@@ -83,15 +86,84 @@ export function toWireCustomer<T extends { type: string }>(
   return { ...rest, [field]: type };
 }
 
-/** Whether a 400's field errors name the customer type field (either spelling). */
+const TYPE_FIELD_NAMES: readonly string[] = [CustomerTypeField.Type, CustomerTypeField.BeneficiaryType];
+
+// A field name as a token of its own: `beneficiary_type` does not name `type`, and `Content-Type` names neither.
+const NAMES_TYPE_FIELD = /(?:^|[^\w-])(?:type|beneficiary_type)(?![\w-])/;
+
+function messageOf(body: unknown): string | undefined {
+  if (typeof body === "string") return body;
+  if (typeof body !== "object" || body === null) return undefined;
+  const { message, error } = body as Record<string, unknown>;
+  const text = [message, error].filter((part): part is string => typeof part === "string");
+  return text.length > 0 ? text.join(" ") : undefined;
+}
+
+/**
+ * Whether a 400/422 names the customer type field (either spelling): in
+ * `errors[].path`, or, for bodies that carry only a message such as
+ * `{"message":"beneficiary_type is required"}`, in `message`.
+ */
 export function namesCustomerTypeField(error: AlignError): boolean {
   if (error.status !== 400 && error.status !== 422) return false;
   const errors = (error as { errors?: unknown }).errors;
-  if (!Array.isArray(errors)) return false;
-  return errors.some((entry: { path?: unknown }) => {
-    const head = Array.isArray(entry.path) ? entry.path[0] : undefined;
-    return head === CustomerTypeField.Type || head === CustomerTypeField.BeneficiaryType;
-  });
+  if (
+    Array.isArray(errors) &&
+    errors.some((entry: { path?: unknown }) => TYPE_FIELD_NAMES.includes(String((entry.path as unknown[])?.[0])))
+  ) {
+    return true;
+  }
+  const message = messageOf(error.body);
+  return message !== undefined && NAMES_TYPE_FIELD.test(message);
+}
+
+const DUPLICATE = /already|exist|duplicate|taken|in use|unique|registered/i;
+
+/**
+ * Whether a 400/422 to a create says the email is already in use: a field
+ * error on `email` or a message naming the email, either saying so. Only the
+ * SDK docs say 409; recovery must not depend on it.
+ */
+export function namesDuplicateEmail(error: AlignError): boolean {
+  if (error.status !== 400 && error.status !== 422) return false;
+  const errors = (error as { errors?: unknown }).errors;
+  if (
+    Array.isArray(errors) &&
+    errors.some(
+      (entry: { path?: unknown; message?: unknown }) =>
+        Array.isArray(entry.path) && entry.path[0] === "email" && DUPLICATE.test(String(entry.message)),
+    )
+  ) {
+    return true;
+  }
+  const message = messageOf(error.body);
+  return message !== undefined && /e-?mail/i.test(message) && DUPLICATE.test(message);
+}
+
+// What a refusal of the key says: Align's own words or API Gateway's ("Missing Authentication Token").
+const SPEAKS_OF_AUTH = /authenticat|unauthori[sz]ed|authori[sz]ation|api[-_ ]?key|credential/i;
+const AUTH_ERROR_TYPES = /MissingAuthenticationToken|Unauthorized|AccessDenied|InvalidSignature|IncompleteSignature/i;
+
+/**
+ * Whether an answer refuses the key itself, so that nothing ran and another
+ * auth form may be tried: 401, 403, or a 400 whose body (or API Gateway's
+ * `x-amzn-errortype`) speaks of authentication. A 400 about anything else is
+ * a judgement of the request and proves the key was read.
+ *
+ * @example
+ * ```ts
+ * const response = await fetch(url, { headers: { authorization: key } });
+ * const body = await response.json().catch(() => undefined);
+ * if (refusesKey(response.status, body, response.headers)) console.log("this form is not read");
+ * ```
+ */
+export function refusesKey(status: number, body: unknown, headers: { get(name: string): string | null }): boolean {
+  if (status === 401 || status === 403) return true;
+  if (status !== 400) return false;
+  if (AUTH_ERROR_TYPES.test(headers.get("x-amzn-errortype") ?? "")) return true;
+  const code = typeof body === "object" && body !== null ? (body as Record<string, unknown>).code : undefined;
+  const text = [messageOf(body), typeof code === "string" ? code : undefined].filter(Boolean).join(" ");
+  return SPEAKS_OF_AUTH.test(text);
 }
 
 /** A contested wire detail the client negotiates. */
@@ -188,9 +260,10 @@ export interface WireNegotiatorOptions {
 /**
  * What this client knows about Align's wire dialect. One per `Align`
  * instance: build one client per process (as core does, per cold start) and
- * the learned variants last the process's life. A 401 proves nothing ran, and
- * a 400 proves nothing was created, so retrying either once with the next
- * variant is safe; any other refusal is never retried for negotiation.
+ * the learned variants last the process's life. A refusal of the key (401,
+ * 403, or a 400 speaking of authentication) proves nothing ran, and a 400
+ * proves nothing was created, so retrying with the next variant is safe; any
+ * other refusal is never retried for negotiation.
  */
 export class WireNegotiator {
   readonly auth: Negotiation<AuthHeader>;

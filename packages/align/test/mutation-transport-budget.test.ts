@@ -137,8 +137,8 @@ describe("the total budget", () => {
     });
     expect(answer.status).toBe(200);
     expect(fits.inits.map((init) => [init.headers["api-key"], init.headers.authorization])).toEqual([
-      ["test-key", undefined],
       [undefined, "test-key"],
+      ["test-key", undefined],
     ]);
 
     const short = scriptedFetch([{ status: 401 }, { status: 200 }]);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FetchLike } from "../src/http-fetch.js";
 import {
   AlignAbortError,
+  AlignAuthenticationError,
   AlignConflictError,
   AlignConnectionError,
   AlignError,
@@ -262,16 +263,16 @@ describe("auth negotiation", () => {
     return { wire, learned };
   };
 
-  it("an answer that judged the request proves the key form; 401, 403, 408, 429, 5xx and 3xx do not", async () => {
+  it("an answer that judged the request proves the key form; 401, 403, 408, 429, 5xx, 3xx and an auth 400 do not", async () => {
     for (const status of [200, 299, 400, 404, 409, 422, 499]) {
       const { wire, learned } = learning();
       script = [{ status, body: "{}" }];
       await transport({ wire, maxRetries: 0 })
         .request(get)
         .catch(() => undefined);
-      expect(learned, `status ${status}`).toEqual([{ variant: "api-key", tried: 1 }]);
+      expect(learned, `status ${status}`).toEqual([{ variant: "authorization", tried: 1 }]);
     }
-    for (const status of [300, 302, 403, 408, 429, 500, 503]) {
+    for (const status of [300, 302, 408, 429, 500, 503]) {
       const { wire, learned } = learning();
       script = [{ status, body: "{}" }];
       await transport({ wire, maxRetries: 0 })
@@ -279,30 +280,73 @@ describe("auth negotiation", () => {
         .catch(() => undefined);
       expect(learned, `status ${status}`).toEqual([]);
     }
+    // A refusal of the key proves nothing, even when the next form's answer is not one either.
+    for (const refusal of [
+      { status: 401 },
+      { status: 403 },
+      { status: 400, body: '{"message":"Missing Authentication Token"}' },
+    ]) {
+      const { wire, learned } = learning();
+      script = [refusal, { status: 503 }];
+      await transport({ wire, maxRetries: 0 })
+        .request(get)
+        .catch(() => undefined);
+      expect(learned, `status ${refusal.status}`).toEqual([]);
+    }
   });
 
-  it("a 401 is retried once with the next form, outside maxRetries, and the accepted form is learned", async () => {
+  it("a refused key is retried with the next form, outside maxRetries, and the accepted form is learned", async () => {
     const { wire, learned } = learning();
     script = [{ status: 401 }, { status: 503 }, { status: 200, body: "{}" }];
     const answer = await transport({ wire, maxRetries: 1 }).request(get);
     expect(answer.status).toBe(200);
     expect(received.map((r) => [r.headers["api-key"], r.headers.authorization])).toEqual([
+      [undefined, "test-key"],
       ["test-key", undefined],
-      [undefined, "test-key"],
-      [undefined, "test-key"],
+      ["test-key", undefined],
     ]);
-    expect(learned).toEqual([{ variant: "authorization", tried: 2 }]);
+    expect(learned).toEqual([{ variant: "api-key", tried: 2 }]);
   });
 
-  it("a second 401 is the error, and the next request starts from the form after the refused one", async () => {
+  it("403 and a 400 speaking of authentication move on too; a 400 about anything else does not", async () => {
+    const { wire, learned } = learning();
+    script = [
+      { status: 403, body: '{"message":"Forbidden"}' },
+      { status: 400, body: '{"message":"Missing Authentication Token"}' },
+      { status: 200, body: "{}" },
+    ];
+    expect((await transport({ wire, maxRetries: 0 }).request(get)).status).toBe(200);
+    expect(received.map((r) => [r.headers["api-key"], r.headers.authorization])).toEqual([
+      [undefined, "test-key"],
+      ["test-key", undefined],
+      [undefined, "Bearer test-key"],
+    ]);
+    expect(learned).toEqual([{ variant: "bearer", tried: 3 }]);
+
+    received.length = 0;
+    const other = learning();
+    script = [{ status: 400, body: '{"message":"email is required"}' }];
+    const error = await failure(transport({ wire: other.wire, maxRetries: 0 }).request(get));
+    expect(error).toBeInstanceOf(AlignValidationError);
+    expect(received).toHaveLength(1);
+    expect(other.learned).toEqual([{ variant: "authorization", tried: 1 }]);
+  });
+
+  it("after every form is refused in one call the last refusal is the error; the next call starts from the form after it", async () => {
     const { wire } = learning();
-    script = [{ status: 401 }, { status: 401 }];
+    script = [
+      { status: 401 },
+      { status: 403 },
+      { status: 400, headers: { "x-amzn-errortype": "MissingAuthenticationTokenException" } },
+    ];
     const error = await failure(transport({ wire }).request(get));
-    expect(error.status).toBe(401);
-    expect(received).toHaveLength(2);
+    // A gateway's 400 refusing the key is an authentication error, not a judgement of the request.
+    expect(error).toBeInstanceOf(AlignAuthenticationError);
+    expect(error.status).toBe(400);
+    expect(received).toHaveLength(3);
     script = [{ status: 200, body: "{}" }];
     await transport({ wire }).request(get);
-    expect(received[2]?.headers.authorization).toBe("Bearer test-key");
+    expect(received[3]?.headers.authorization).toBe("test-key");
   });
 
   it("a pinned form, or no time left in the budget, is not renegotiated", async () => {

@@ -16,15 +16,31 @@ import {
   type SimulateCustomerResponse,
   SimulateCustomerResponseSchema,
 } from "../customer-schemas.js";
-import { AlignError } from "../errors.js";
+import { AlignConflictError, AlignError } from "../errors.js";
 import { type ApiResponse, parseResponse, type RequestOptions, type Transport } from "../transport.js";
 import { parseRequest } from "../validation.js";
-import { namesCustomerTypeField, toWireCustomer, type WireNegotiator } from "../wire.js";
+import { namesCustomerTypeField, namesDuplicateEmail, toWireCustomer, type WireNegotiator } from "../wire.js";
 
 /** Optional inputs of {@link Customers.createKycSession}. */
 export interface CreateKycSessionParams {
   /** Where Align sends the user after the hosted flow (KYB only). */
   redirect_uri?: string;
+}
+
+/**
+ * A create refused as a duplicate email in a 400/422 is the same fact as a
+ * 409: one error class, so a caller's recovery does not hang on the status.
+ */
+function asConflict(error: unknown): unknown {
+  if (!(error instanceof AlignError) || !namesDuplicateEmail(error)) return error;
+  return new AlignConflictError(error.message, {
+    status: error.status,
+    code: error.code,
+    requestId: error.requestId,
+    body: error.body,
+    retryAfterMs: error.retryAfterMs,
+    cause: error,
+  });
 }
 
 /** Customers and their KYC: `align.customers`. */
@@ -41,11 +57,14 @@ export class Customers {
    * Creates a customer. Validated before any network call; never retried
    * blindly, because Align honours no idempotency key (only 429 and refused
    * connections are retried). The one exception is a 400 that names the type
-   * field while the field's name is still unknown: nothing was created, so it
-   * is retried once with the other name (`type` / `beneficiary_type`).
+   * field (in `errors[].path` or in `message`) while the field's name is still
+   * unknown: nothing was created, so it is retried once with the other name
+   * (`type` / `beneficiary_type`). Align may answer 200 or 201, with `kycs`
+   * null or already pending with a link (older reference).
    *
    * @throws {AlignValidationError} on invalid input, with every field path.
-   * @throws {AlignConflictError} (409) when the email already exists.
+   * @throws {AlignConflictError} when the email already exists: a 409 (SDK
+   *   docs), or a 400/422 saying so (`status` kept, the validation error as `cause`).
    * @example
    * ```ts
    * const customer = await align.customers.create({
@@ -71,7 +90,7 @@ export class Customers {
       return parseResponse(CustomerSchema, response);
     } catch (error) {
       const next = error instanceof AlignError && namesCustomerTypeField(error) ? customerType.next(field) : undefined;
-      if (next === undefined) throw error;
+      if (next === undefined) throw asConflict(error);
       // The retry shares the caller's total budget.
       const remaining =
         options?.totalTimeoutMs === undefined ? undefined : options.totalTimeoutMs - (Date.now() - started);
@@ -84,7 +103,7 @@ export class Customers {
         );
       } catch (retryError) {
         if (retryError instanceof AlignError && namesCustomerTypeField(retryError)) customerType.refused(next);
-        throw retryError;
+        throw asConflict(retryError);
       }
       customerType.accepted(next);
       return parseResponse(CustomerSchema, response);
