@@ -42,15 +42,8 @@ beforeEach(() => {
 });
 afterEach(() => setClock(Date.now));
 
-const sandbox = () => {
-  const s = t.stack.sandbox;
-  if (!s) throw new Error("emulator expected");
-  return s;
-};
-const alignCalls = (route: string) =>
-  sandbox()
-    .state()
-    .requests.filter((entry) => entry.route === route).length;
+const sandbox = () => t.sandbox();
+const alignCalls = (route: string) => t.alignRequests(route).length;
 
 async function deliver(body: string) {
   const response = await fetch(`${t.stack.apiUrl}/webhooks/align`, {

@@ -78,7 +78,9 @@ describe("what each role may do on the table", () => {
       const bulk = actions.filter((action) => action === "dynamodb:Scan" || action === "dynamodb:BatchWriteItem");
       expect(bulk.length > 0, name).toBe(name === FunctionName.SandboxReset);
       for (const action of actions)
-        expect(action).toMatch(/^dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|Query|Scan|BatchWriteItem)$/);
+        expect(action).toMatch(
+          /^dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|DeleteItem|Query|Scan|BatchWriteItem)$/,
+        );
     }
   });
 

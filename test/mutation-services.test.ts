@@ -25,15 +25,8 @@ let clock: number | undefined;
 /** Runs inside the proxy before a request is passed on to Align (e.g. to land a webhook meanwhile). */
 let beforeAlign: ((method: string, path: string) => Promise<void>) | undefined;
 
-const sandbox = () => {
-  const s = t.stack.sandbox;
-  if (!s) throw new Error("emulator expected");
-  return s;
-};
-const alignCalls = (route: string) =>
-  sandbox()
-    .state()
-    .requests.filter((entry) => entry.route === route);
+const sandbox = () => t.sandbox();
+const alignCalls = (route: string) => t.alignRequests(route);
 const customerItem = async (customerId: unknown) =>
   (await t.items("CUSTOMER")).find((item) => item.customer_id === customerId);
 

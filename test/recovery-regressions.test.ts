@@ -12,15 +12,8 @@ import { individual, startTestStack, type TestStack } from "./support/stack.js";
 
 let t: TestStack;
 let wire: DynamoWire;
-const sandbox = () => {
-  const s = t.stack.sandbox;
-  if (!s) throw new Error("emulator expected");
-  return s;
-};
-const alignCalls = (route: string) =>
-  sandbox()
-    .state()
-    .requests.filter((entry) => entry.route === route);
+const sandbox = () => t.sandbox();
+const alignCalls = (route: string) => t.alignRequests(route);
 const customerItems = async (email: string) =>
   (await t.items("CUSTOMER")).filter((item) => JSON.parse(String(item.data)).email === email);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

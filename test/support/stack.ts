@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { AlignSandbox } from "@align-onboarding/align-sandbox";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "@align-onboarding/local";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { capturedLogs } from "./log-guard.js";
@@ -33,6 +34,10 @@ export interface TestStack {
    * mismatch fails the test.
    */
   api(method: string, path: string, call?: ApiCall): Promise<ApiAnswer>;
+  /** The stack's Align emulator (throws when the stack talks to a real Align). */
+  sandbox(): AlignSandbox;
+  /** The requests the emulator received for `route` (e.g. `AlignRoute.CreateCustomer`), in order. */
+  alignRequests(route: string): ReturnType<AlignSandbox["state"]>["requests"];
   /** Every item in the table, by kind (`CUSTOMER`, `IDEMPOTENCY`, ...). */
   items(kind?: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -45,7 +50,16 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
   const logs = capturedLogs();
   const stack = await startLocalStack({ sandboxWebhooks: { baseDelayMs: 20, maxAttempts: 3 }, ...options });
   const defaultToken = stack.token("user-a");
+  const sandbox = () => {
+    if (!stack.sandbox) throw new Error("emulator expected");
+    return stack.sandbox;
+  };
   return {
+    sandbox,
+    alignRequests: (route) =>
+      sandbox()
+        .state()
+        .requests.filter((entry) => entry.route === route),
     stack,
     logs,
     functionEnv: () => ({

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import type { EmbeddedDynamo } from "./embedded-dynamo.js";
+import { type EmbeddedDynamo, localDynamoClient } from "./embedded-dynamo.js";
 
 const fetchScript = fileURLToPath(new URL("../../../scripts/dynamodb-local.mjs", import.meta.url));
 /** Where scripts/dynamodb-local.mjs keeps the emulator (kept in step with it). */
@@ -180,11 +180,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   }
   const startMs = Math.round(performance.now() - began);
   client.destroy();
-  const ready = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const ready = localDynamoClient(endpoint);
   return {
     endpoint,
     client: ready,
@@ -201,11 +197,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
  * with the EmbeddedDynamo shape; closing it destroys only its client.
  */
 export function connectDynamo(endpoint: string): EmbeddedDynamo {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const client = localDynamoClient(endpoint);
   return {
     endpoint,
     client,

@@ -30,6 +30,15 @@ export interface EmbeddedDynamoOptions {
   path?: string;
 }
 
+/** A client for a DynamoDB on this machine (dynalite, DynamoDB Local): any credentials do. */
+export function localDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+}
+
 /** Starts dynalite (DynamoDB's protocol, in process) on loopback. */
 export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
   if (options.path) mkdirSync(options.path, { recursive: true });
@@ -40,11 +49,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
     ...(options.path ? { path: options.path } : {}),
   });
   const endpoint = await listen(server, options.port, options.host);
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const client = localDynamoClient(endpoint);
   return {
     endpoint,
     client,
