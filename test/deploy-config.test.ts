@@ -93,6 +93,17 @@ describe("which Align a stage talks to: an explicit, checked setting", () => {
     expect(JSON.parse(marker).align_environment).toEqual({ S: "sandbox" });
   });
 
+  it("states the API's CORS (the local gateway answers the same): Authorization named, the request id exposed", async () => {
+    const harness = await deploy("dev");
+    expect(harness.of("sst.aws.ApiGatewayV2")[0]?.args.cors).toEqual({
+      allowOrigins: ["*"],
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      exposeHeaders: ["x-request-id", "retry-after", "idempotent-replayed"],
+      maxAge: "86400 seconds",
+    });
+  });
+
   it("deploys production only where declared: Align production, no sandbox route or reset, retained and protected", async () => {
     const harness = await deploy("live", { ALIGN_ENVIRONMENT: "production" });
     expect(harness.of("route").map((route) => route.name)).not.toContain(

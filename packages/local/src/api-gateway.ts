@@ -17,8 +17,19 @@ export interface GatewayRoute {
 
 export type LambdaHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
+/** An HTTP API's CORS configuration (functions/routes.ts `cors`, which sst.config.ts deploys). */
+export interface CorsSettings {
+  allowOrigins: readonly string[];
+  allowMethods: readonly string[];
+  allowHeaders: readonly string[];
+  exposeHeaders: readonly string[];
+  maxAgeSeconds: number;
+}
+
 export interface ApiGatewayOptions {
   routes: readonly GatewayRoute[];
+  /** Answer CORS as API Gateway does with this configuration (none: no CORS headers, as with `cors: false`). */
+  cors?: CorsSettings;
   /** Resolves a function name to its handler (imported once, like a warm Lambda). */
   loadHandler: (name: string) => Promise<LambdaHandler>;
   jwt: JwtSettings;
@@ -121,6 +132,37 @@ function compile(route: GatewayRoute): CompiledRoute {
   return { ...route, pattern: new RegExp(`^${source}$`), names };
 }
 
+/**
+ * CORS as API Gateway answers it when the API configures it: a preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method) is answered 204 by
+ * the gateway itself, before any route or authorizer; any other request with
+ * an allowed Origin gets the allow-origin and expose headers on its answer,
+ * whoever made it. True when the request was a preflight and is answered.
+ */
+function corsAnswered(cors: CorsSettings, req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  const allowed = cors.allowOrigins.includes("*") ? "*" : cors.allowOrigins.includes(origin) ? origin : undefined;
+  if (allowed === undefined) return false;
+  if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+    req.resume();
+    res.writeHead(204, {
+      "access-control-allow-origin": allowed,
+      "access-control-allow-methods": cors.allowMethods.join(","),
+      "access-control-allow-headers": cors.allowHeaders.join(","),
+      "access-control-max-age": String(cors.maxAgeSeconds),
+      ...(allowed === "*" ? {} : { vary: "origin" }),
+    });
+    res.end();
+    return true;
+  }
+  // Set before any writeHead, which merges them into every answer (the function's own CORS headers are not used).
+  res.setHeader("access-control-allow-origin", allowed);
+  res.setHeader("access-control-expose-headers", cors.exposeHeaders.join(","));
+  if (allowed !== "*") res.setHeader("vary", "origin");
+  return false;
+}
+
 function gatewayError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
   const body = JSON.stringify({ message });
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
@@ -153,6 +195,11 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     let status = 0;
     let routeKey = "-";
     try {
+      if (options.cors && corsAnswered(options.cors, req, res)) {
+        status = 204;
+        routeKey = "OPTIONS (CORS preflight)";
+        return;
+      }
       const refused = oversized(req);
       if (refused) {
         status = refused.status;
@@ -289,8 +336,12 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       }
       status = result.statusCode;
       const payload = Buffer.from(result.body ?? "", result.isBase64Encoded ? "base64" : "utf8");
+      // API Gateway ignores an integration's CORS headers: its configuration decides them.
+      const integrationHeaders = Object.fromEntries(
+        Object.entries(result.headers ?? {}).filter(([name]) => !/^access-control-/i.test(name)),
+      );
       res.writeHead(result.statusCode, {
-        ...result.headers,
+        ...integrationHeaders,
         "content-length": payload.length,
         "apigw-requestid": requestId,
       });

@@ -3,7 +3,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Align } from "@align-onboarding/align";
 import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
-import { functionSettings, routesFor } from "../../../functions/routes.js";
+import { cors, functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
 import { connectDynamo, startDynamoDbLocal } from "./dynamodb-local.js";
 import { type EmbeddedDynamo, ensureStageMarker, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
@@ -169,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const gateway: ApiGateway = await startApiGateway({
       routes: routesFor(alignEnvironment),
+      cors,
       loadHandler,
       jwt,
       timeoutSeconds: (name) =>
