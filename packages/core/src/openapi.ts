@@ -220,12 +220,22 @@ const OPERATIONS: Record<string, Json> = {
     parameters: [keyParameter],
     requestBody: {
       required: true,
-      content: json(ref("CreateCustomerRequest"), {
-        email: "alice@example.com",
-        type: "individual",
-        first_name: "Alice",
-        last_name: "Smith",
-      }),
+      // The two shapes by name, each a ready example (Swagger UI offers them in a list).
+      content: {
+        "application/json": {
+          schema: ref("CreateCustomerRequest"),
+          examples: {
+            individual: {
+              summary: "Individual (first_name, last_name)",
+              value: { email: "alice@example.com", type: "individual", first_name: "Alice", last_name: "Smith" },
+            },
+            corporate: {
+              summary: "Corporate (company_name)",
+              value: { email: "treasury@acme.example", type: "corporate", company_name: "Acme Ltd" },
+            },
+          },
+        },
+      },
     },
     responses: answers({
       success: {
@@ -493,8 +503,8 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], options: OpenApiOp
           },
         },
       },
-      IndividualCustomerRequest: individualRequest,
-      CorporateCustomerRequest: corporateRequest,
+      IndividualCustomerRequest: { title: "Individual customer", ...individualRequest },
+      CorporateCustomerRequest: { title: "Corporate customer", ...corporateRequest },
       StartKycRequest: withRefs(
         { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
         {

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Duplex } from "node:stream";
 import type { ApiEvent, ApiResult } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
-import { docsAsset } from "./docs.js";
-import { claimsForEvent, type JwtSettings, verifyToken } from "./jwt.js";
+import { DOCS_TOKEN_SUBJECT, docsAsset } from "./docs.js";
+import { claimsForEvent, type JwtSettings, signToken, verifyToken } from "./jwt.js";
 import { close, listen } from "./listen.js";
 
 /** The subset of a route definition the gateway needs (see functions/routes.ts). */
@@ -217,6 +217,18 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         chunks.push(chunk as Buffer);
       }
       const body = Buffer.concat(chunks);
+      if (options.docs && method === "GET" && url.pathname === "/docs/token") {
+        // The reference page's one-click token: signed with the local secret, so it exists only here.
+        status = 200;
+        routeKey = "GET /docs/token";
+        const body = JSON.stringify({
+          token: signToken(options.jwt, DOCS_TOKEN_SUBJECT, 60 * 60),
+          sub: DOCS_TOKEN_SUBJECT,
+        });
+        res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+        res.end(body);
+        return;
+      }
       const asset = options.docs && method === "GET" ? await docsAsset(url.pathname) : undefined;
       if (asset) {
         status = 200;
