@@ -5,7 +5,7 @@
  * composed as SST composes it. The parts of SST the recorders imitate are
  * checked against SST's own source in .sst/platform (after `npm run
  * typecheck:infra`; skipped before). What AWS then does with these arguments
- * only a real deploy shows (README "What was verified here").
+ * only a real deploy shows (docs/deploy.md, "What was verified here").
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

@@ -71,7 +71,7 @@ const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * How the emulator answers a request API Gateway refuses before routing
- * (README "Local runtime" lists the choices): always an answer with API
+ * (docs/local-runtime.md lists the choices): always an answer with API
  * Gateway's `{"message"}` body and `connection: close`, never a reset socket.
  */
 export const GatewayRefusal = {

@@ -41,7 +41,7 @@ export interface LocalStackOptions {
   alignEnvironment?: "sandbox" | "production";
   /** The emulator's API key. */
   sandboxKey?: string;
-  /** The emulator's profile (`official` by default; see the emulator's README section). */
+  /** The emulator's profile (`official` by default; see packages/align-sandbox/README.md). */
   sandboxProfile?: SandboxProfile;
   /** How long the emulator's KYC links work (default 24 h), so tests can expire one quickly. */
   sandboxKycLinkTtlMs?: number;
