@@ -20,6 +20,10 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+/** The examples use bash, curl and openssl (as a reader's shell has them); without one, the runs skip and say why. */
+const missingTools = ["bash", "curl", "openssl"].filter((tool) =>
+  (process.env.PATH ?? "").split(":").every((dir) => !existsSync(join(dir, tool))),
+);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SKIP = /^<!-- shell: skip \((.+)\) -->$/;
 
@@ -82,6 +86,10 @@ const portEnv = () => ({
 });
 
 beforeAll(async () => {
+  if (missingTools.length > 0) {
+    console.log(`doc-examples: the shell runs skip: no ${missingTools.join(", ")} on PATH`);
+    return;
+  }
   ports.api = await freePort();
   ports.align = await freePort();
   ports.dynamo = await freePort();
@@ -115,7 +123,7 @@ afterAll(async () => {
     process.kill(-stack.pid, "SIGTERM");
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir !== "") rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("shell examples of README.md and docs/*.md", () => {
