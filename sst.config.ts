@@ -57,7 +57,7 @@ export default $config({
     const { checkDevMode } = await import("./infra/stage");
     const { tableLink, tablePermissions } = await import("./infra/permissions");
     const { resetFunctionArgs, resetScheduleArgs, ResetReliability } = await import("./infra/reset");
-    const { FunctionName, Link, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
+    const { FunctionName, Link, cors, functionSettings, routesFor, schedulesFor } = await import("./functions/routes");
     const root = $cli.paths.root;
 
     // Everything is checked before the first resource is declared: a refusal creates nothing.
@@ -108,6 +108,14 @@ export default $config({
     };
 
     const api = new sst.aws.ApiGatewayV2("Api", {
+      // Stated, not SST's default (`*` everywhere, nothing exposed): the local gateway answers the same.
+      cors: {
+        allowOrigins: [...cors.allowOrigins],
+        allowMethods: [...cors.allowMethods],
+        allowHeaders: [...cors.allowHeaders],
+        exposeHeaders: [...cors.exposeHeaders],
+        maxAge: `${cors.maxAgeSeconds} seconds`,
+      },
       transform: {
         stage: (args) => {
           // No caller can flood Align through us: every route is rate limited.

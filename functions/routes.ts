@@ -59,6 +59,22 @@ export const routes: readonly RouteDefinition[] = [
 ];
 
 /** Functions run on a schedule rather than a route. */
+/**
+ * The API's CORS settings (API Gateway's own, so it answers preflights before
+ * any function runs and adds these headers to every answer; the local gateway
+ * does the same). Browser and web-view apps call with a bearer token, never
+ * cookies, so any origin may; `Authorization` is named because a `*` in
+ * Access-Control-Allow-Headers does not cover it. The exposed headers are the
+ * ones the document gives a meaning (request id, Retry-After, replays).
+ */
+export const cors = {
+  allowOrigins: ["*"],
+  allowMethods: ["GET", "POST"],
+  allowHeaders: ["authorization", "content-type", "idempotency-key"],
+  exposeHeaders: ["x-request-id", "retry-after", "idempotent-replayed"],
+  maxAgeSeconds: 86_400,
+} as const;
+
 export interface ScheduleDefinition {
   function: FunctionName;
   /** EventBridge Scheduler expression; the deploy may override it (see sst.config.ts). */

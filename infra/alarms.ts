@@ -31,7 +31,7 @@ export interface AlarmSpec<T> {
   key: string;
   /** `align-onboarding-<stage>-<key>`: the stage is in every alarm's name. */
   alarmName: string;
-  /** The threshold setting (README "Alarms"). */
+  /** The threshold setting (docs/deploy.md, "Observability"). */
   setting: AlarmName;
   alarmDescription: string;
   comparisonOperator: "GreaterThanOrEqualToThreshold";

@@ -70,7 +70,7 @@ function expectOneCredentialHeaderEach(target: AlignSandbox): void {
   for (const entry of requests) expect(entry.auth_headers).toHaveLength(1);
 }
 
-/** Extra requests measured per profile, printed once at the end (README "The Align client" quotes them). */
+/** Extra requests measured per profile, printed once at the end (packages/align/README.md quotes them). */
 const measured: string[] = [];
 afterAll(() => {
   if (measured.length > 0)

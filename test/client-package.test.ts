@@ -18,8 +18,8 @@ const packageDir = `${root}packages/client`;
 let t: TestStack;
 
 beforeAll(async () => {
-  if (!existsSync(`${packageDir}/dist/index.js`)) {
-    await run("npx", ["tsc", "-p", "packages/client/tsconfig.build.json"], { cwd: root });
+  if (!existsSync(`${packageDir}/dist/cjs/package.json`)) {
+    await run("npm", ["run", "build", "--workspace", "packages/client"], { cwd: root });
   }
   t = await startTestStack({ registerWebhook: false });
 }, 60_000);
@@ -41,15 +41,27 @@ describe("@align-onboarding/client", () => {
     const manifest = JSON.parse(readFileSync(`${packageDir}/package.json`, "utf8")) as Record<string, unknown>;
     expect(manifest.dependencies).toBeUndefined();
     expect(manifest.exports).toEqual({
-      ".": { source: "./src/index.ts", types: "./dist/index.d.ts", default: "./dist/index.js" },
+      ".": {
+        source: "./src/index.ts",
+        types: "./dist/index.d.ts",
+        require: "./dist/cjs/index.js",
+        default: "./dist/index.js",
+      },
     });
+    // Metro without package exports reads `react-native`, then `main`; Jest in an RN project `require`s.
+    expect([manifest["react-native"], manifest.main]).toEqual(["./dist/index.js", "./dist/cjs/index.js"]);
     const files = jsFiles(`${packageDir}/dist`);
     expect(files.length).toBeGreaterThan(3);
     for (const file of files) {
       const code = readFileSync(file, "utf8");
-      const specifiers = [...code.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((match) => match[1]);
+      const cjs = file.includes("/dist/cjs/");
+      const specifiers = cjs
+        ? [...code.matchAll(/require\("([^"]+)"\)/g)].map((match) => match[1])
+        : [...code.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((match) => match[1]);
       for (const specifier of specifiers) expect([file, specifier]).toEqual([file, expect.stringMatching(/^\.\.?\//)]);
-      expect(code).not.toMatch(/\b(?:require\(|process\.|Buffer\b|node:)/);
+      expect(code).not.toMatch(cjs ? /\b(?:process\.|Buffer\b|node:)/ : /\b(?:require\(|process\.|Buffer\b|node:)/);
+      // Hermes has no private class fields (`#name`): none may reach a build.
+      expect([file, code.match(/(?:this\.|^\s+)#[A-Za-z_]\w*/m)?.[0]]).toEqual([file, undefined]);
     }
     const types = readFileSync(`${packageDir}/dist/index.d.ts`, "utf8");
     expect(types).not.toMatch(/zod|@align-onboarding\//);
@@ -66,5 +78,16 @@ describe("@align-onboarding/client", () => {
       env: { ...process.env, API_URL: t.stack.apiUrl, TOKEN: t.stack.token("dist-user"), NODE_OPTIONS: "" },
     });
     expect(JSON.parse(stdout)).toEqual({ email: "dist@example.com", gateway: true });
+  });
+
+  it("loads through require() (Jest in a React Native project), with the same exports", async () => {
+    const code = `const client = require("@align-onboarding/client");
+      console.log(JSON.stringify({ keys: Object.keys(client).sort(), same: client.default === client.AlignOnboarding }));`;
+    const { stdout } = await run(process.execPath, ["-e", code], {
+      cwd: root,
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    const esm = await import(`${packageDir}/dist/index.js`);
+    expect(JSON.parse(stdout)).toEqual({ keys: Object.keys(esm).sort(), same: true });
   });
 });

@@ -5,7 +5,7 @@
  * composed as SST composes it. The parts of SST the recorders imitate are
  * checked against SST's own source in .sst/platform (after `npm run
  * typecheck:infra`; skipped before). What AWS then does with these arguments
- * only a real deploy shows (README "What was verified here").
+ * only a real deploy shows (docs/deploy.md, "What was verified here").
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -91,6 +91,17 @@ describe("which Align a stage talks to: an explicit, checked setting", () => {
     expect(await config.app({ stage: "dev" })).toMatchObject({ removal: "remove", protect: false });
     const marker = harness.of("aws.dynamodb.TableItem")[0]?.args.item as string;
     expect(JSON.parse(marker).align_environment).toEqual({ S: "sandbox" });
+  });
+
+  it("states the API's CORS (the local gateway answers the same): Authorization named, the request id exposed", async () => {
+    const harness = await deploy("dev");
+    expect(harness.of("sst.aws.ApiGatewayV2")[0]?.args.cors).toEqual({
+      allowOrigins: ["*"],
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      exposeHeaders: ["x-request-id", "retry-after", "idempotent-replayed"],
+      maxAge: "86400 seconds",
+    });
   });
 
   it("deploys production only where declared: Align production, no sandbox route or reset, retained and protected", async () => {

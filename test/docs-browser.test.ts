@@ -92,5 +92,57 @@ describe.skipIf(!executablePath)(
         await browser.close();
       }
     }, 60_000);
+
+    it("offers the dev token, keeps it across a reload, names the create body's shapes, and each Execute is a new create", async () => {
+      const browser = await chromium.launch({
+        ...(executablePath ? { executablePath } : {}),
+        headless: true,
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+        const errors: string[] = [];
+        page.on("pageerror", (error) => errors.push(error.message));
+        await page.goto(`${t.stack.apiUrl}/docs`);
+        await page.waitForSelector(".opblock", { timeout: 15_000 });
+        await page.click("#dev-token");
+        await page.locator("#dev-token-state", { hasText: "authorized" }).waitFor();
+        await page.reload();
+        await page.waitForSelector(".opblock", { timeout: 15_000 });
+        expect(await page.textContent("#dev-token-state")).toContain("authorized");
+
+        // Two Executes of the prefilled create: two customers (fresh key, unique email), no 409, no replay.
+        const create = page.locator('[id$="-createCustomer"]');
+        await create.locator(".opblock-summary").click();
+        const tryIt = create.locator("button.try-out__btn");
+        if ((await tryIt.count()) > 0 && ((await tryIt.textContent()) ?? "").includes("Try it out"))
+          await tryIt.click();
+        await create.locator("option", { hasText: "Corporate (company_name)" }).waitFor({ state: "attached" });
+        const examples = (await create.locator(".opblock-section-request-body option").allTextContents()).slice(1);
+        expect(examples).toEqual(["Individual (first_name, last_name)", "Corporate (company_name)"]); // after the media type
+        expect(await create.locator("input[placeholder='idempotency-key']").inputValue()).toBe("fresh-on-every-try");
+        const status = create.locator(".live-responses-table .response .response-col_status").first();
+        const bodies: Record<string, unknown>[] = [];
+        for (let i = 0; i < 2; i++) {
+          const answered = page.waitForResponse((response) => response.url().endsWith("/customers"));
+          await create.locator("button.execute").click();
+          const response = await answered;
+          expect([response.status(), response.headers()["idempotent-replayed"]]).toEqual([201, undefined]);
+          bodies.push((await response.json()) as Record<string, unknown>);
+          await status.waitFor({ timeout: 10_000 });
+        }
+        expect(bodies[0]?.customer_id).not.toBe(bodies[1]?.customer_id);
+        expect(bodies.map((body) => body.email)).toEqual([
+          expect.stringMatching(/^alice\+[0-9a-f]{8}@example\.com$/),
+          expect.stringMatching(/^alice\+[0-9a-f]{8}@example\.com$/),
+        ]);
+        // Both belong to the dev token's subject.
+        const listed = await t.api("GET", "/customers", { token: t.stack.token("docs-user") });
+        expect(listed.json.items).toHaveLength(2);
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    }, 60_000);
   },
 );

@@ -5,7 +5,7 @@
  * (ReturnValuesOnConditionCheckFailure: ALL_OLD) and TransactWriteItems
  * exists, as on DynamoDB. dynalite has neither, so the stores fall back to a
  * GetItem (pinned below on dynalite) and to two writes. Why each route needs
- * what it makes: README, "DynamoDB calls per request". Without Java the
+ * what it makes: docs/performance.md, "DynamoDB calls per request". Without Java the
  * DynamoDB Local half skips and says why (test/support/dynamodb-local.ts).
  */
 import { signPayload } from "@align-onboarding/align";

@@ -60,7 +60,16 @@ describe("OpenAPI", () => {
     });
     const example = (path: string, method: string) =>
       document.paths[path]?.[method]?.requestBody?.content["application/json"]?.example;
-    expect(CreateCustomerBodySchema.safeParse(example("/customers", "post")).success).toBe(true);
+    // Create names its two shapes, each an example that validates.
+    const media = document.paths["/customers"]?.post?.requestBody?.content["application/json"] as
+      | { examples?: Record<string, { value: unknown }> }
+      | undefined;
+    const creates = media?.examples;
+    expect(Object.keys(creates ?? {})).toEqual(["individual", "corporate"]);
+    for (const [type, { value }] of Object.entries(creates ?? {})) {
+      expect(CreateCustomerBodySchema.safeParse(value).success).toBe(true);
+      expect((value as { type: string }).type).toBe(type);
+    }
     expect(SimulateBodySchema.safeParse(example("/sandbox/customers/{customer_id}/simulate", "post")).success).toBe(
       true,
     );

@@ -1,7 +1,7 @@
 /**
  * `npm run test:live`: the Align contract against the real Align sandbox
  * (needs ALIGN_API_KEY). It settles each contested point in one run, prints a
- * one-screen verdict and writes it to a file to commit (README "Going live").
+ * one-screen verdict and writes it to a file to commit (docs/deploy.md, "Going live").
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +31,7 @@ afterAll(() => {
   const pins = reports.find((line) => line.startsWith("client learned: "));
   if (pins) {
     console.log(
-      `To skip negotiation, pin these in the functions' environment (README "Going live"):\n  ${pins.slice("client learned: ".length)}\n`,
+      `To skip negotiation, pin these in the functions' environment (docs/deploy.md, "Going live"):\n  ${pins.slice("client learned: ".length)}\n`,
     );
   }
 });

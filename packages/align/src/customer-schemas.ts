@@ -53,7 +53,9 @@ export const EmailSchema = z.lazy(() =>
     .check(z.maxLength(MAX_EMAIL_LENGTH, { error: `Email must be at most ${MAX_EMAIL_LENGTH} characters` })),
 );
 
-// Align publishes no length limits; 255 is our assumption (see README).
+/** Align publishes no length limits; 255 is our assumption (docs/api.md, "Contract decisions"). */
+export const MAX_NAME_LENGTH = 255;
+
 const name = (label: string, field: string, type: CustomerType) =>
   z
     .string({
@@ -62,10 +64,12 @@ const name = (label: string, field: string, type: CustomerType) =>
           ? `${field} is required for ${type} customers`
           : `${label} must be a string`,
     })
+    // The limit is on the text as sent, then it is trimmed and must keep a character: so the OpenAPI
+    // document's maxLength and its "not only whitespace" pattern say exactly what is accepted.
     .check(
+      z.maxLength(MAX_NAME_LENGTH, { error: `${label} must be at most ${MAX_NAME_LENGTH} characters` }),
       z.trim(),
       z.minLength(1, { error: `${label} must not be empty` }),
-      z.maxLength(255, { error: `${label} must be at most 255 characters` }),
     );
 
 const individualObject = once(() =>

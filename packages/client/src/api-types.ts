@@ -6,13 +6,16 @@ export type CreateCustomerRequest = IndividualCustomerRequest | CorporateCustome
 export interface IndividualCustomerRequest {
   email: string;
   type: "individual";
+  /** At most 255 characters as sent (UTF-16 code units: a character beyond U+FFFF counts two); leading and trailing whitespace is trimmed, and at least one other character must remain */
   first_name: string;
+  /** At most 255 characters as sent (UTF-16 code units: a character beyond U+FFFF counts two); leading and trailing whitespace is trimmed, and at least one other character must remain */
   last_name: string;
 }
 
 export interface CorporateCustomerRequest {
   email: string;
   type: "corporate";
+  /** At most 255 characters as sent (UTF-16 code units: a character beyond U+FFFF counts two); leading and trailing whitespace is trimmed, and at least one other character must remain */
   company_name: string;
 }
 

@@ -23,9 +23,14 @@ export interface AlignOnboardingOptions {
   fetch?: FetchLike;
   /** Per attempt (default 25 000 ms: above the functions' 20 s, below API Gateway's 30 s). */
   timeoutMs?: number;
-  /** Per call, retries and waits included (default 60 000 ms). */
+  /**
+   * Per call, retries and waits included (default 60 000 ms). It covers a
+   * resume after a crash: the first attempt's lock holds for its lease (up to
+   * the functions' 20 s timeout) while the server answers 409 with
+   * `Retry-After` (at most 5 s), then the resumed attempt runs (up to 25 s).
+   */
   totalTimeoutMs?: number;
-  /** Retries after the first attempt (default 5), within `totalTimeoutMs`. */
+  /** Retries after the first attempt (default 8: enough 409 `Retry-After` waits to outlast a 20 s lease), within `totalTimeoutMs`. */
   maxRetries?: number;
   /** Makes Idempotency-Keys (default: a random UUID, see {@link newIdempotencyKey}). */
   idempotencyKey?: () => string;
@@ -34,6 +39,21 @@ export interface AlignOnboardingOptions {
   /** Jitter source in [0, 1) (default `Math.random`). */
   random?: () => number;
 }
+
+/** What a success carried besides its body (openai-node's `withResponse()`). */
+export interface WithResponse<T> {
+  data: T;
+  /** Our request id (`X-Request-Id`): quote it when asking for help. */
+  requestId: string | undefined;
+  /** The HTTP answer (status, headers; its body is already read into `data`). */
+  response: Response;
+}
+
+/**
+ * A call's promise: `await` it for the body, or `await call.withResponse()`
+ * for the body with its request id and HTTP answer.
+ */
+export type ApiPromise<T> = Promise<T> & { withResponse(): Promise<WithResponse<T>> };
 
 /** Options every call takes last. */
 export interface CallOptions {
@@ -84,8 +104,9 @@ export class AlignOnboarding {
   readonly customers: Customers;
   readonly sandbox: Sandbox;
   readonly baseUrl: string;
-  readonly #options: AlignOnboardingOptions;
-  readonly #fetch: FetchLike;
+  // TypeScript `private`, not `#private`: Hermes has no private class fields (see the package README).
+  private readonly options: AlignOnboardingOptions;
+  private readonly fetchImpl: FetchLike;
 
   constructor(options: AlignOnboardingOptions) {
     if (!/^https?:\/\//.test(options.baseUrl)) throw new TypeError("baseUrl must be an http(s) URL");
@@ -95,18 +116,18 @@ export class AlignOnboarding {
         throw new TypeError(`${name} must be a number >= 0`);
       }
     }
-    this.#options = options;
+    this.options = options;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
     if (!fetchImpl) throw new TypeError("No fetch: pass one as the `fetch` option");
-    this.#fetch = (url, init) => fetchImpl(url, init);
+    this.fetchImpl = (url, init) => fetchImpl(url, init);
     this.customers = new Customers(this);
     this.sandbox = new Sandbox(this);
   }
 
   /** A new Idempotency-Key, made as this client makes them (to persist before calling). */
   newIdempotencyKey(): string {
-    return (this.#options.idempotencyKey ?? newIdempotencyKey)();
+    return (this.options.idempotencyKey ?? newIdempotencyKey)();
   }
 
   /**
@@ -114,12 +135,16 @@ export class AlignOnboarding {
    *
    * @throws {ApiError} the final answer, or the last failure when retries or the budget ran out.
    */
-  async request<T>(spec: RequestSpec, options: MutationOptions = {}): Promise<T> {
+  request<T>(spec: RequestSpec, options: MutationOptions = {}): ApiPromise<T> {
+    return apiPromise(this.run<T>(spec, options));
+  }
+
+  private async run<T>(spec: RequestSpec, options: MutationOptions): Promise<WithResponse<T>> {
     const { signal } = options;
-    const totalMs = options.totalTimeoutMs ?? this.#options.totalTimeoutMs ?? 60_000;
-    const attemptMs = options.timeoutMs ?? this.#options.timeoutMs ?? 25_000;
-    const maxRetries = options.maxRetries ?? this.#options.maxRetries ?? 5;
-    const random = this.#options.random ?? Math.random;
+    const totalMs = options.totalTimeoutMs ?? this.options.totalTimeoutMs ?? 60_000;
+    const attemptMs = options.timeoutMs ?? this.options.timeoutMs ?? 25_000;
+    const maxRetries = options.maxRetries ?? this.options.maxRetries ?? 8;
+    const random = this.options.random ?? Math.random;
     const deadline = Date.now() + totalMs;
     const key = spec.mutation ? (options.idempotencyKey ?? this.newIdempotencyKey()) : undefined;
     if (key !== undefined) await options.onIdempotencyKey?.(key);
@@ -128,11 +153,11 @@ export class AlignOnboarding {
     for (let attempt = 0; ; ) {
       if (signal?.aborted) throw aborted(signal, key);
       const remaining = deadline - Date.now();
-      const error = await this.#attempt<T>(spec, key, Math.min(attemptMs, remaining), forceRefresh, signal);
-      if (!(error instanceof ApiError)) return error.value;
+      const error = await this.attempt<T>(spec, key, Math.min(attemptMs, remaining), forceRefresh, signal);
+      if (!(error instanceof ApiError)) return error;
       forceRefresh = false;
       // A refused token: ask the provider for a fresh one, once (not a retry of the operation).
-      if (error.status === 401 && !refreshed && typeof this.#options.token === "function") {
+      if (error.status === 401 && !refreshed && typeof this.options.token === "function") {
         refreshed = true;
         forceRefresh = true;
         continue;
@@ -142,31 +167,31 @@ export class AlignOnboarding {
       // A wait that would end past the budget cannot help: the failure is the answer.
       if (Date.now() + delayMs >= deadline) throw error;
       attempt += 1;
-      this.#options.onRetry?.({ attempt, delayMs, error });
+      this.options.onRetry?.({ attempt, delayMs, error });
       await sleep(delayMs, signal).catch((abort: unknown) => {
         throw signal ? aborted(signal, key) : abort;
       });
     }
   }
 
-  async #token(forceRefresh: boolean): Promise<string> {
-    const { token } = this.#options;
+  private async token(forceRefresh: boolean): Promise<string> {
+    const { token } = this.options;
     return typeof token === "function" ? await token({ forceRefresh }) : token;
   }
 
   /** One attempt: the parsed success, or the error it ended with (never thrown). */
-  async #attempt<T>(
+  private async attempt<T>(
     spec: RequestSpec,
     key: string | undefined,
     timeoutMs: number,
     forceRefresh: boolean,
     signal: AbortSignal | undefined,
-  ): Promise<{ value: T } | ApiError> {
+  ): Promise<WithResponse<T> | ApiError> {
     if (timeoutMs <= 0)
       return new ApiTimeoutError({ status: 0, message: "The call's time budget ran out", idempotencyKey: key });
     const headers: Record<string, string> = {
       accept: "application/json, application/problem+json",
-      authorization: `Bearer ${await this.#token(forceRefresh)}`,
+      authorization: `Bearer ${await this.token(forceRefresh)}`,
     };
     if (key !== undefined) headers["idempotency-key"] = key;
     if (spec.body !== undefined) headers["content-type"] = "application/json";
@@ -181,7 +206,7 @@ export class AlignOnboarding {
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(`${this.baseUrl}${spec.path}`, {
+      response = await this.fetchImpl(`${this.baseUrl}${spec.path}`, {
         method: spec.method,
         headers,
         signal: controller.signal,
@@ -204,9 +229,17 @@ export class AlignOnboarding {
     } catch {
       body = text;
     }
-    if (response.ok) return { value: body as T };
+    if (response.ok) return { data: body as T, requestId: response.headers.get("x-request-id") ?? undefined, response };
     return errorOf(response, body, key);
   }
+}
+
+/** The body's promise, with `withResponse()` giving the whole result. */
+export function apiPromise<T>(result: Promise<WithResponse<T>>): ApiPromise<T> {
+  const data = result.then((value) => value.data);
+  // A caller that only uses withResponse() never awaits `data`: its rejection must not be reported as unhandled.
+  data.catch(() => undefined);
+  return Object.assign(data, { withResponse: () => result });
 }
 
 function aborted(signal: AbortSignal, key: string | undefined): ApiAbortError {
@@ -234,6 +267,7 @@ function errorOf(response: Response, body: unknown, key: string | undefined): Ap
       detail: problem.detail,
       errors: problem.errors ?? [],
       requestId: problem.request_id ?? response.headers.get("x-request-id") ?? undefined,
+      customerId: problem.code === "email_already_exists" ? problem.customer_id : undefined,
     });
   }
   if (isObject(body) && typeof body.message === "string" && Object.keys(body).length === 1) {

@@ -1,4 +1,4 @@
-import type { GatewayMessage, Problem } from "./api-types.js";
+import type { GatewayMessage, Kycs, Problem } from "./api-types.js";
 
 /** A field the API refused, with its path in the request (`["email"]`, `["company_name"]`). */
 export interface FieldError {
@@ -14,6 +14,7 @@ export interface ApiErrorInit {
   detail?: string | undefined;
   errors?: FieldError[] | undefined;
   requestId?: string | undefined;
+  customerId?: string | undefined;
   retryAfterMs?: number | undefined;
   idempotencyKey?: string | undefined;
   body?: unknown;
@@ -49,6 +50,11 @@ export class ApiError extends Error {
   readonly errors: FieldError[];
   /** Our request id (`request_id`, `X-Request-Id`): quote it when asking for help. */
   readonly requestId: string | undefined;
+  /**
+   * `email_already_exists` only: the id of the existing customer when the
+   * caller owns it (resume with `customers.get(error.customerId)`); undefined otherwise.
+   */
+  readonly customerId: string | undefined;
   /** How long the server asked to wait (`Retry-After`), in milliseconds. */
   readonly retryAfterMs: number | undefined;
   /** The operation's Idempotency-Key (POSTs that change state). */
@@ -64,6 +70,7 @@ export class ApiError extends Error {
     this.detail = init.detail;
     this.errors = init.errors ?? [];
     this.requestId = init.requestId;
+    this.customerId = init.customerId;
     this.retryAfterMs = init.retryAfterMs;
     this.idempotencyKey = init.idempotencyKey;
     this.body = init.body;
@@ -100,13 +107,17 @@ export class ApiAbortError extends ApiError {
   override name = "ApiAbortError";
 }
 
-/** `waitForKycStatus` gave up: the status did not arrive within `timeoutMs`. */
-export class KycWaitTimeoutError extends ApiTimeoutError {
+/**
+ * `waitForKycStatus` gave up: the status did not arrive within `timeoutMs`.
+ * The API answered every read, so this is not an {@link ApiConnectionError}:
+ * an offline handler does not catch it.
+ */
+export class KycWaitTimeoutError extends ApiError {
   override name = "KycWaitTimeoutError";
   /** The last status read (`null` before KYC started). */
-  readonly lastStatus: string | null;
+  readonly lastStatus: Kycs["status"] | null;
 
-  constructor(init: ApiErrorInit & { lastStatus: string | null }) {
+  constructor(init: ApiErrorInit & { lastStatus: Kycs["status"] | null }) {
     super(init);
     this.lastStatus = init.lastStatus;
   }

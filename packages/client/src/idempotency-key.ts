@@ -1,9 +1,17 @@
+/** No secure random source on this platform: an Idempotency-Key cannot be made safely. */
+export class NoRandomSourceError extends Error {
+  override name = "NoRandomSourceError";
+}
+
 /**
  * A new Idempotency-Key: a random UUID v4. Uses `crypto.randomUUID` where the
- * platform has it (browsers, Node), else `crypto.getRandomValues` (React
- * Native with `react-native-get-random-values`), else `Math.random` with the
- * time mixed in. Pass your own generator (`idempotencyKey` option) to choose.
+ * platform has it (browsers, Node), else
+ * `crypto.getRandomValues` (React Native with `react-native-get-random-values`).
+ * Without either it throws {@link NoRandomSourceError}: a key from
+ * `Math.random` could collide with another operation's key, and the server
+ * would then replay that operation's answer instead of running this one.
  *
+ * @throws {NoRandomSourceError} when the platform has no `crypto.randomUUID` or `crypto.getRandomValues`.
  * @example
  * ```ts
  * const key = newIdempotencyKey(); // "3b241101-e2bb-4255-8caf-4136c566a962"
@@ -14,12 +22,16 @@ export function newIdempotencyKey(): string {
     globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (array: Uint8Array) => Uint8Array } }
   ).crypto;
   if (typeof crypto?.randomUUID === "function") return crypto.randomUUID();
-  const bytes = new Uint8Array(16);
-  if (typeof crypto?.getRandomValues === "function") crypto.getRandomValues(bytes);
-  else {
-    const time = Date.now();
-    for (let i = 0; i < 16; i++) bytes[i] = (Math.floor(Math.random() * 256) ^ (time / 2 ** ((i % 6) * 8))) & 0xff;
+  if (typeof crypto?.getRandomValues !== "function") {
+    throw new NoRandomSourceError(
+      "No secure random source (crypto.randomUUID or crypto.getRandomValues) to make an Idempotency-Key: " +
+        "on React Native import 'react-native-get-random-values' once before the client, " +
+        "on Expo pass `idempotencyKey: () => Crypto.randomUUID()` (expo-crypto) to the client, " +
+        "or pass your own `idempotencyKey` (a key factory to the client, or a key to the call)",
+    );
   }
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");

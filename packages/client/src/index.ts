@@ -3,10 +3,12 @@ export {
   AlignOnboarding,
   AlignOnboarding as default,
   type AlignOnboardingOptions,
+  type ApiPromise,
   type CallOptions,
   type FetchLike,
   type MutationOptions,
   type TokenProvider,
+  type WithResponse,
 } from "./client.js";
 export {
   ApiAbortError,
@@ -18,7 +20,14 @@ export {
   GatewayError,
   KycWaitTimeoutError,
 } from "./errors.js";
-export { newIdempotencyKey } from "./idempotency-key.js";
-export type { Customers, KycStatus, ListCustomersParams, WaitForKycStatusOptions } from "./resources/customers.js";
+export { NoRandomSourceError, newIdempotencyKey } from "./idempotency-key.js";
+export type {
+  CustomerListPromise,
+  Customers,
+  KycStatus,
+  ListCustomersParams,
+  StartKycOptions,
+  WaitForKycStatusOptions,
+} from "./resources/customers.js";
 export type { Sandbox } from "./resources/sandbox.js";
 export { isRetryable, parseRetryAfter } from "./retry.js";

@@ -3,6 +3,7 @@ import * as z from "zod";
 import {
   CreateCustomerBodySchema,
   CURSOR_MAX_LENGTH,
+  CURSOR_PATTERN,
   SimulateBodySchema,
   StartKycBodySchema,
 } from "./customers/api-schemas.js";
@@ -45,9 +46,29 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
  */
 function closedVariant(variant: Json): Json {
   const properties = Object.fromEntries(
-    Object.entries(variant.properties as Record<string, Json>).filter(([, value]) => !("not" in value)),
+    Object.entries(variant.properties as Record<string, Json>)
+      .filter(([, value]) => !("not" in value))
+      .map(([key, value]) => [key, NAME_FIELDS.has(key) ? nameField(value) : value]),
   );
   return { ...variant, properties, additionalProperties: false };
+}
+
+const NAME_FIELDS = new Set(["first_name", "last_name", "company_name"]);
+
+/**
+ * A name as the server takes it: at most 255 characters as sent, then trimmed,
+ * and refused when nothing but whitespace is left. The lookahead says the
+ * last part (`.` never meets a line terminator: those are refused anyway, and
+ * ECMA-262's `\s` is exactly what String.prototype.trim removes).
+ */
+function nameField(field: Json): Json {
+  const pattern = String(field.pattern ?? "^.*$");
+  return {
+    ...field,
+    pattern: `^(?=.*\\S)${pattern.slice(1)}`,
+    description:
+      "At most 255 characters as sent (UTF-16 code units: a character beyond U+FFFF counts two); leading and trailing whitespace is trimmed, and at least one other character must remain",
+  };
 }
 const [individualRequest, corporateRequest] = (schema(CreateCustomerBodySchema, "input").oneOf as Json[]).map(
   closedVariant,
@@ -220,12 +241,22 @@ const OPERATIONS: Record<string, Json> = {
     parameters: [keyParameter],
     requestBody: {
       required: true,
-      content: json(ref("CreateCustomerRequest"), {
-        email: "alice@example.com",
-        type: "individual",
-        first_name: "Alice",
-        last_name: "Smith",
-      }),
+      // The two shapes by name, each a ready example (Swagger UI offers them in a list).
+      content: {
+        "application/json": {
+          schema: ref("CreateCustomerRequest"),
+          examples: {
+            individual: {
+              summary: "Individual (first_name, last_name)",
+              value: { email: "alice@example.com", type: "individual", first_name: "Alice", last_name: "Smith" },
+            },
+            corporate: {
+              summary: "Corporate (company_name)",
+              value: { email: "treasury@acme.example", type: "corporate", company_name: "Acme Ltd" },
+            },
+          },
+        },
+      },
     },
     responses: answers({
       success: {
@@ -258,8 +289,9 @@ const OPERATIONS: Record<string, Json> = {
         name: "cursor",
         in: "query",
         required: false,
-        description: "`next_cursor` of the previous page",
-        schema: { type: "string", minLength: 1, maxLength: CURSOR_MAX_LENGTH },
+        description:
+          "`next_cursor` of the previous page, as given: `<version>.<payload>.<mac>` (the signing secret's version, then base64url). A cursor we did not sign, or signed with a secret no longer held, is a 400 `validation_failed` on `cursor`",
+        schema: { type: "string", minLength: 1, maxLength: CURSOR_MAX_LENGTH, pattern: CURSOR_PATTERN },
       },
     ],
     responses: answers({
@@ -386,15 +418,17 @@ const OPERATIONS: Record<string, Json> = {
     tags: ["meta"],
     "x-audience": Audience.Tooling,
     summary: "This document",
-    description: "`?audience=app` gives only the operations apps call (no webhook, no document).",
+    description:
+      "`?audience=app` gives only the operations apps call (no webhook, no document); any other value, or none, gives the whole document.",
     security: [],
     parameters: [
       {
         name: "audience",
         in: "query",
         required: false,
-        description: "`app`: only what mobile and web apps call",
-        schema: { type: "string", enum: [Audience.App] },
+        description:
+          "`app`: only what mobile and web apps call. Any other value is not refused: it gives the whole document",
+        schema: { type: "string", examples: [Audience.App] },
       },
     ],
     responses: answers({
@@ -493,8 +527,8 @@ export function buildOpenApi(routes: readonly OpenApiRoute[], options: OpenApiOp
           },
         },
       },
-      IndividualCustomerRequest: individualRequest,
-      CorporateCustomerRequest: corporateRequest,
+      IndividualCustomerRequest: { title: "Individual customer", ...individualRequest },
+      CorporateCustomerRequest: { title: "Corporate customer", ...corporateRequest },
       StartKycRequest: withRefs(
         { ...schema(StartKycBodySchema, "input"), additionalProperties: false },
         {

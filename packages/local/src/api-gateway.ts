@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Duplex } from "node:stream";
 import type { ApiEvent, ApiResult } from "@align-onboarding/core";
 import type { Context } from "aws-lambda";
-import { docsAsset } from "./docs.js";
-import { claimsForEvent, type JwtSettings, verifyToken } from "./jwt.js";
+import { DOCS_TOKEN_SUBJECT, docsAsset } from "./docs.js";
+import { claimsForEvent, type JwtSettings, signToken, verifyToken } from "./jwt.js";
 import { close, listen } from "./listen.js";
 
 /** The subset of a route definition the gateway needs (see functions/routes.ts). */
@@ -17,8 +17,19 @@ export interface GatewayRoute {
 
 export type LambdaHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
+/** An HTTP API's CORS configuration (functions/routes.ts `cors`, which sst.config.ts deploys). */
+export interface CorsSettings {
+  allowOrigins: readonly string[];
+  allowMethods: readonly string[];
+  allowHeaders: readonly string[];
+  exposeHeaders: readonly string[];
+  maxAgeSeconds: number;
+}
+
 export interface ApiGatewayOptions {
   routes: readonly GatewayRoute[];
+  /** Answer CORS as API Gateway does with this configuration (none: no CORS headers, as with `cors: false`). */
+  cors?: CorsSettings;
   /** Resolves a function name to its handler (imported once, like a warm Lambda). */
   loadHandler: (name: string) => Promise<LambdaHandler>;
   jwt: JwtSettings;
@@ -60,7 +71,7 @@ const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * How the emulator answers a request API Gateway refuses before routing
- * (README "Local runtime" lists the choices): always an answer with API
+ * (docs/local-runtime.md lists the choices): always an answer with API
  * Gateway's `{"message"}` body and `connection: close`, never a reset socket.
  */
 export const GatewayRefusal = {
@@ -121,6 +132,37 @@ function compile(route: GatewayRoute): CompiledRoute {
   return { ...route, pattern: new RegExp(`^${source}$`), names };
 }
 
+/**
+ * CORS as API Gateway answers it when the API configures it: a preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method) is answered 204 by
+ * the gateway itself, before any route or authorizer; any other request with
+ * an allowed Origin gets the allow-origin and expose headers on its answer,
+ * whoever made it. True when the request was a preflight and is answered.
+ */
+function corsAnswered(cors: CorsSettings, req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  const allowed = cors.allowOrigins.includes("*") ? "*" : cors.allowOrigins.includes(origin) ? origin : undefined;
+  if (allowed === undefined) return false;
+  if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+    req.resume();
+    res.writeHead(204, {
+      "access-control-allow-origin": allowed,
+      "access-control-allow-methods": cors.allowMethods.join(","),
+      "access-control-allow-headers": cors.allowHeaders.join(","),
+      "access-control-max-age": String(cors.maxAgeSeconds),
+      ...(allowed === "*" ? {} : { vary: "origin" }),
+    });
+    res.end();
+    return true;
+  }
+  // Set before any writeHead, which merges them into every answer (the function's own CORS headers are not used).
+  res.setHeader("access-control-allow-origin", allowed);
+  res.setHeader("access-control-expose-headers", cors.exposeHeaders.join(","));
+  if (allowed !== "*") res.setHeader("vary", "origin");
+  return false;
+}
+
 function gatewayError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
   const body = JSON.stringify({ message });
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
@@ -153,6 +195,11 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     let status = 0;
     let routeKey = "-";
     try {
+      if (options.cors && corsAnswered(options.cors, req, res)) {
+        status = 204;
+        routeKey = "OPTIONS (CORS preflight)";
+        return;
+      }
       const refused = oversized(req);
       if (refused) {
         status = refused.status;
@@ -170,6 +217,18 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         chunks.push(chunk as Buffer);
       }
       const body = Buffer.concat(chunks);
+      if (options.docs && method === "GET" && url.pathname === "/docs/token") {
+        // The reference page's one-click token: signed with the local secret, so it exists only here.
+        status = 200;
+        routeKey = "GET /docs/token";
+        const body = JSON.stringify({
+          token: signToken(options.jwt, DOCS_TOKEN_SUBJECT, 60 * 60),
+          sub: DOCS_TOKEN_SUBJECT,
+        });
+        res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+        res.end(body);
+        return;
+      }
       const asset = options.docs && method === "GET" ? await docsAsset(url.pathname) : undefined;
       if (asset) {
         status = 200;
@@ -289,8 +348,12 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       }
       status = result.statusCode;
       const payload = Buffer.from(result.body ?? "", result.isBase64Encoded ? "base64" : "utf8");
+      // API Gateway ignores an integration's CORS headers: its configuration decides them.
+      const integrationHeaders = Object.fromEntries(
+        Object.entries(result.headers ?? {}).filter(([name]) => !/^access-control-/i.test(name)),
+      );
       res.writeHead(result.statusCode, {
-        ...result.headers,
+        ...integrationHeaders,
         "content-length": payload.length,
         "apigw-requestid": requestId,
       });

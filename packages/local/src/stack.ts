@@ -3,7 +3,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Align } from "@align-onboarding/align";
 import { type AlignSandbox, type SandboxProfile, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { resetRuntime } from "@align-onboarding/core";
-import { functionSettings, routesFor } from "../../../functions/routes.js";
+import { cors, functionSettings, routesFor } from "../../../functions/routes.js";
 import { type ApiGateway, type LambdaHandler, startApiGateway } from "./api-gateway.js";
 import { connectDynamo, startDynamoDbLocal } from "./dynamodb-local.js";
 import { type EmbeddedDynamo, ensureStageMarker, ensureTable, startEmbeddedDynamo } from "./embedded-dynamo.js";
@@ -41,7 +41,7 @@ export interface LocalStackOptions {
   alignEnvironment?: "sandbox" | "production";
   /** The emulator's API key. */
   sandboxKey?: string;
-  /** The emulator's profile (`official` by default; see the emulator's README section). */
+  /** The emulator's profile (`official` by default; see packages/align-sandbox/README.md). */
   sandboxProfile?: SandboxProfile;
   /** How long the emulator's KYC links work (default 24 h), so tests can expire one quickly. */
   sandboxKycLinkTtlMs?: number;
@@ -169,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const gateway: ApiGateway = await startApiGateway({
       routes: routesFor(alignEnvironment),
+      cors,
       loadHandler,
       jwt,
       timeoutSeconds: (name) =>

@@ -1,5 +1,5 @@
 import type { CreateCustomerRequest, Customer, CustomerList, KycSession, Kycs, StartKycRequest } from "../api-types.js";
-import type { AlignOnboarding, CallOptions, MutationOptions } from "../client.js";
+import type { AlignOnboarding, ApiPromise, CallOptions, MutationOptions } from "../client.js";
 import { ApiAbortError, ApiTimeoutError, KycWaitTimeoutError } from "../errors.js";
 import { sleep } from "../retry.js";
 
@@ -11,6 +11,20 @@ export interface ListCustomersParams {
   /** `next_cursor` of the previous page. */
   cursor?: string;
 }
+
+/** `startKyc`'s options: the request's fields and the call's. */
+export interface StartKycOptions extends MutationOptions {
+  /** Always open a new session, even while the open one's link is young (`new_session: true`). */
+  newSession?: boolean;
+  /** Where Align's hosted flow sends the user back (`redirect_uri`: https, or http on loopback). */
+  redirectUri?: string;
+}
+
+/**
+ * `customers.list()`: `await` it for one page, or iterate it for every
+ * customer, the following pages fetched as the loop reaches them.
+ */
+export type CustomerListPromise = ApiPromise<CustomerList> & AsyncIterable<Customer>;
 
 export interface WaitForKycStatusOptions {
   /** The status (or statuses) to wait for, or a test of the customer. */
@@ -27,10 +41,10 @@ const encode = encodeURIComponent;
 
 /** `api.customers`: the caller's customers and their KYC. */
 export class Customers {
-  readonly #client: AlignOnboarding;
+  private readonly client: AlignOnboarding;
 
   constructor(client: AlignOnboarding) {
-    this.#client = client;
+    this.client = client;
   }
 
   /**
@@ -47,30 +61,46 @@ export class Customers {
    * );
    * ```
    */
-  create(body: CreateCustomerRequest, options?: MutationOptions): Promise<Customer> {
-    return this.#client.request({ method: "POST", path: "/customers", body, mutation: true }, options);
+  create(body: CreateCustomerRequest, options?: MutationOptions): ApiPromise<Customer> {
+    return this.client.request({ method: "POST", path: "/customers", body, mutation: true }, options);
   }
 
   /** One of the caller's customers (`GET /customers/{id}`); `ApiError` 404 `not_found` for anyone else's. */
-  get(customerId: string, options?: CallOptions): Promise<Customer> {
-    return this.#client.request({ method: "GET", path: `/customers/${encode(customerId)}`, mutation: false }, options);
+  get(customerId: string, options?: CallOptions): ApiPromise<Customer> {
+    return this.client.request({ method: "GET", path: `/customers/${encode(customerId)}`, mutation: false }, options);
   }
 
   /**
-   * A page of the caller's customers, newest first (`GET /customers`).
+   * The caller's customers, newest first (`GET /customers`): `await` it for
+   * one page, or iterate it for all of them (each page fetched when reached,
+   * `limit` per page).
    *
    * @example
    * ```ts
-   * let page = await api.customers.list({ limit: 20 });
-   * while (page.next_cursor) page = await api.customers.list({ cursor: page.next_cursor });
+   * for await (const customer of api.customers.list()) console.log(customer.customer_id);
+   * const page = await api.customers.list({ limit: 20 }); // { items, next_cursor? }
    * ```
    */
-  list(params: ListCustomersParams = {}, options?: CallOptions): Promise<CustomerList> {
+  list(params: ListCustomersParams = {}, options?: CallOptions): CustomerListPromise {
+    const first = this.page(params, options);
+    const pages = this;
+    async function* every(): AsyncGenerator<Customer> {
+      let page = await first;
+      for (;;) {
+        yield* page.items;
+        if (page.next_cursor === undefined) return;
+        page = await pages.page({ ...params, cursor: page.next_cursor }, options);
+      }
+    }
+    return Object.assign(first, { [Symbol.asyncIterator]: every });
+  }
+
+  private page(params: ListCustomersParams, options: CallOptions | undefined): ApiPromise<CustomerList> {
     const query = [
       ...(params.limit === undefined ? [] : [`limit=${encode(String(params.limit))}`]),
       ...(params.cursor === undefined ? [] : [`cursor=${encode(params.cursor)}`]),
     ].join("&");
-    return this.#client.request(
+    return this.client.request(
       { method: "GET", path: `/customers${query ? `?${query}` : ""}`, mutation: false },
       options,
     );
@@ -83,17 +113,23 @@ export class Customers {
    * ```ts
    * const { kycs } = await api.customers.startKyc(customer.customer_id);
    * openBrowser(kycs.kyc_flow_link);
+   * await api.customers.startKyc(customer.customer_id, { newSession: true, idempotencyKey, signal });
    * ```
    */
-  startKyc(customerId: string, body?: StartKycRequest, options?: MutationOptions): Promise<KycSession> {
-    return this.#client.request(
+  startKyc(customerId: string, options: StartKycOptions = {}): ApiPromise<KycSession> {
+    const { newSession, redirectUri, ...call } = options;
+    const body: StartKycRequest = {
+      ...(redirectUri === undefined ? {} : { redirect_uri: redirectUri }),
+      ...(newSession === undefined ? {} : { new_session: newSession }),
+    };
+    return this.client.request(
       {
         method: "POST",
         path: `/customers/${encode(customerId)}/kyc-sessions`,
-        ...(body === undefined ? {} : { body }),
+        ...(Object.keys(body).length === 0 ? {} : { body }),
         mutation: true,
       },
-      options,
+      call,
     );
   }
 
@@ -118,7 +154,7 @@ export class Customers {
             customer.kycs !== null && (typeof until === "string" ? [until] : until).includes(customer.kycs.status);
     const deadline = Date.now() + timeoutMs;
     let interval = options.intervalMs ?? 1_000;
-    let lastStatus: string | null = null;
+    let lastStatus: KycStatus | null = null;
     const timedOut = (cause?: unknown) =>
       new KycWaitTimeoutError({
         status: 0,

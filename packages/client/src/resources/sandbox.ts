@@ -1,12 +1,12 @@
 import type { SimulateRequest, SimulateResponse } from "../api-types.js";
-import type { AlignOnboarding, MutationOptions } from "../client.js";
+import type { AlignOnboarding, ApiPromise, MutationOptions } from "../client.js";
 
 /** `api.sandbox`: sandbox stages only (production has no such route: a `GatewayError` 404). */
 export class Sandbox {
-  readonly #client: AlignOnboarding;
+  private readonly client: AlignOnboarding;
 
   constructor(client: AlignOnboarding) {
-    this.#client = client;
+    this.client = client;
   }
 
   /**
@@ -18,8 +18,8 @@ export class Sandbox {
    * await api.sandbox.simulate(customer.customer_id, { action: "kyc.status.approve" });
    * ```
    */
-  simulate(customerId: string, body: SimulateRequest, options?: MutationOptions): Promise<SimulateResponse> {
-    return this.#client.request(
+  simulate(customerId: string, body: SimulateRequest, options?: MutationOptions): ApiPromise<SimulateResponse> {
+    return this.client.request(
       { method: "POST", path: `/sandbox/customers/${encodeURIComponent(customerId)}/simulate`, body, mutation: true },
       options,
     );

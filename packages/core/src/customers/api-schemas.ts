@@ -95,6 +95,13 @@ export const SIMULATE_FIELDS = ["action"] as const;
 export const CustomerPathSchema = z.lazy(() => z.object({ customer_id: CustomerIdSchema }));
 
 export const CURSOR_MAX_LENGTH = 2048;
+/**
+ * A cursor's form, `<version>.<payload>.<mac>` (customer-store.ts): the signing secret's version
+ * (1-16 letters, digits, `-` or `_`), the page's last key as base64url JSON, and 16 bytes of
+ * HMAC-SHA256 as base64url (22 characters). Checked here too, so the server refuses exactly what
+ * the document's pattern refuses (a MAC with stray characters would otherwise decode the same).
+ */
+export const CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,16}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$";
 
 const LIMIT_ERROR = "limit must be an integer from 1 to 100";
 
@@ -108,7 +115,15 @@ export const ListCustomersQuerySchema = z.lazy(() =>
       ),
       z.int().check(z.minimum(1, { error: LIMIT_ERROR }), z.maximum(100, { error: LIMIT_ERROR })),
     ),
-    cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(CURSOR_MAX_LENGTH))),
+    cursor: z.optional(
+      z
+        .string()
+        .check(
+          z.minLength(1),
+          z.maxLength(CURSOR_MAX_LENGTH),
+          z.regex(new RegExp(CURSOR_PATTERN), { error: "Invalid cursor" }),
+        ),
+    ),
   }),
 );
 export const LIST_CUSTOMERS_FIELDS = ["limit", "cursor"] as const;

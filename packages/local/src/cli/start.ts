@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole system on this machine. See README "Local runtime".
+ * `npm start`: the whole system on this machine. See docs/local-runtime.md.
  */
 import { isSandboxProfile } from "@align-onboarding/align-sandbox";
 import { DynamoDbLocalUnavailableError } from "../dynamodb-local.js";
