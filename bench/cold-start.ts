@@ -9,6 +9,8 @@ export interface ColdTarget {
   file: string;
   /** A fresh event per run (a create needs a new key and email). */
   event: (run: number) => unknown;
+  /** What production answers ("report" for the sandbox reset's summary); anything else fails the bench. */
+  expect: string;
 }
 
 export interface ColdResult {
