@@ -245,20 +245,23 @@ export async function startKyc(
     let linkAt = record.kycLinkAt;
     if (attempt.uncertain) {
       // Align may hold a session our copy does not show yet, or shows without its issue instant (its
-      // webhook came first): a link we did not see issued is the earlier attempt's, issued at most since
-      // that attempt began. Then it is this key's answer, whatever its status now: one session per key.
+      // webhook came first), or one issued since the earlier attempt began: that session is the earlier
+      // attempt's answer (a session issued after the request began is as new as it asked for), whatever
+      // its status now. One session per key. A link whose issue we never saw is dated at that start.
       const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
       const link = latest.kycs?.kyc_flow_link;
+      const seenAt = link === record.customer.kycs?.kyc_flow_link ? record.kycLinkAt : undefined;
+      const { earlierAt } = attempt;
       const issuedUnseen =
         typeof link === "string" &&
         link !== "" &&
-        (link !== record.customer.kycs?.kyc_flow_link || record.kycLinkAt === undefined);
-      if (issuedUnseen) linkAt = attempt.earlierAt ?? readAt;
+        (seenAt === undefined || (earlierAt !== undefined && seenAt >= earlierAt));
+      if (issuedUnseen) linkAt = seenAt ?? earlierAt ?? readAt;
       const observation = {
         customer: latest,
         asOf: readAt,
-        ...(issuedUnseen && linkAt !== undefined ? { linkIssuedAt: linkAt } : {}),
+        ...(issuedUnseen && seenAt === undefined && linkAt !== undefined ? { linkIssuedAt: linkAt } : {}),
       };
       await runtime.customers.observe(customerId, observation, readAt, record);
       if (issuedUnseen) {

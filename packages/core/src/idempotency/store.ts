@@ -158,8 +158,22 @@ export class IdempotencyStore {
         const previous = output.Attributes;
         // Taking over a live `open` or `locked` record: an earlier attempt may have changed Align.
         const uncertain = previous !== undefined && Number(previous.expires_at?.N ?? 0) >= nowSeconds;
-        const earlierAt = uncertain ? Date.parse(previous.created_at?.S ?? "") : Number.NaN;
-        return { kind: "acquired", token, uncertain, ...(Number.isNaN(earlierAt) ? {} : { earlierAt }) };
+        if (!uncertain) return { kind: "acquired", token, uncertain };
+        // The first attempt's start, carried across takeovers (a chain of dead attempts keeps the first).
+        const earlierAt = Date.parse(previous.first_attempt_at?.S ?? previous.created_at?.S ?? "");
+        if (Number.isNaN(earlierAt)) return { kind: "acquired", token, uncertain };
+        await this.#db
+          .send(
+            new UpdateItemCommand({
+              TableName: this.#table,
+              Key: itemKey(ItemKind.Idempotency, id),
+              UpdateExpression: "SET first_attempt_at = :first",
+              ConditionExpression: "lock_token = :token",
+              ExpressionAttributeValues: { ":first": { S: new Date(earlierAt).toISOString() }, ":token": { S: token } },
+            }),
+          )
+          .catch(() => undefined); // only a hint for a later takeover: losing it costs nothing now
+        return { kind: "acquired", token, uncertain, earlierAt };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) {
           // The write's outcome is unknown (say, the connection dropped): read it back. Having lost the
