@@ -11,7 +11,7 @@ import { type EmbeddedDynamo, ensureTable, startEmbeddedDynamo } from "@align-on
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { likeDynamoDb } from "../support/like-dynamodb.js";
 import type { TableKind } from "./schedule.js";
-import type { Instruction, Scheduler } from "./scheduler.js";
+import type { AlignFault, Instruction, Scheduler } from "./scheduler.js";
 
 export const SIM_KEY = "simulation-key";
 /** Align calls time out after this (real ms): a timeout fault costs this much wall time, nothing else does. */
@@ -23,11 +23,18 @@ export interface World {
   /** Virtual now (epoch ms): real time plus what the schedule advanced. */
   now(): number;
   advance(ms: number): void;
-  /** A fresh table, an emptied emulator and a runtime whose I/O goes through `scheduler`. */
-  beginRun(run: number, scheduler: Scheduler, table: TableKind): Promise<Runtime>;
+  /**
+   * A fresh table, an emptied emulator and a runtime whose I/O goes through
+   * `scheduler`; `afterAlign` runs after every Align call, in its operation,
+   * before the answer reaches it (what Align did and published is visible then).
+   */
+  beginRun(run: number, scheduler: Scheduler, table: TableKind, afterAlign?: AfterAlign): Promise<Runtime>;
   endRun(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Told of every Align call once Align is done with it: its label and the fault it met. */
+export type AfterAlign = (label: string, fault: AlignFault | undefined) => void;
 
 const pathLabel = (path: string) =>
   path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "{id}").replace(/\?.*$/, "");
@@ -69,7 +76,7 @@ export async function startWorld(): Promise<World> {
     advance: (ms) => {
       offset += ms;
     },
-    async beginRun(run, scheduler, table) {
+    async beginRun(run, scheduler, table, afterAlign) {
       sandbox.reset();
       sandbox.clearFaults();
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
@@ -92,10 +99,8 @@ export async function startWorld(): Promise<World> {
       );
 
       const alignFetch: FetchLike = async (url, init) => {
-        const instruction: Instruction = await scheduler.gate({
-          kind: "align",
-          label: `${init.method} ${pathLabel(new URL(url).pathname)}`,
-        });
+        const label = `${init.method} ${pathLabel(new URL(url).pathname)}`;
+        const instruction: Instruction = await scheduler.gate({ kind: "align", label });
         const fault = instruction.alignFault;
         try {
           if (fault?.type === "status") {
@@ -116,6 +121,7 @@ export async function startWorld(): Promise<World> {
           }
           return await httpFetch(url, init);
         } finally {
+          afterAlign?.(label, fault);
           await scheduler.afterCall(instruction);
         }
       };
