@@ -160,6 +160,13 @@ interface Call {
   delivery?: "prompt" | "redelivery" | "forged";
 }
 
+function describeCall(call: Call): string {
+  const who = call.caller === undefined ? "Align" : `user-${call.caller}`;
+  const what = call.kind === "deliver" ? `deliver (${call.delivery})` : call.kind;
+  const target = call.id ? ` ${call.id.slice(0, 8)}` : "";
+  return `${who} ${what}${target}${call.key ? ` key ${call.key}` : ""}`;
+}
+
 /** The body a create sends: the key index decides the spelling and whose names (the email's or the caller's). */
 export function createBody(caller: number, email: number, key: number): string {
   const spelled = (SPELLINGS[key] ?? SPELLINGS[0])?.(email) as string;
@@ -240,6 +247,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
   /** KYC session requests Align honoured, per KYC-start key and epoch (late originals aside). */
   const sessionRequests = new Map<string, number>();
   const pendingLaunches: Promise<void>[] = [];
+  /** Which operation was which (printed with a violation's trace). */
+  const legend: string[] = [];
 
   const alignCustomers = () => world.sandbox.state().customers as unknown as AlignCustomer[];
 
@@ -564,6 +573,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     }
     const start = clock++;
     const answered = epoch;
+    legend.push(`op${opId}: ${describeCall(call)}`);
     return scheduler
       .start(opId, () => invoke(call, opId))
       .then((result) => {
@@ -677,7 +687,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     await checkTable({ world, runtime, created, expiredEmails, madeBy, asked, issued }, true);
   } catch (error) {
     if (error instanceof InvariantError) {
-      error.trace = trace(played);
+      error.trace = `${legend.join("\n")}\n--\n${trace(played)}`;
       reach.approvals = alignCustomers().filter((customer) => customer.kycs?.status === "approved").length;
       error.stats = stats;
     }

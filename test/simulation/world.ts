@@ -119,7 +119,9 @@ export async function startWorld(): Promise<World> {
             await httpFetch(url, { ...init, signal: new AbortController().signal });
             return await waitForAbort(init.signal);
           }
-          return await httpFetch(url, init);
+          // Without the client's signal: its timer runs in real time from before the gate, so a slow turn
+          // at the gate would time calls out at random. Only the timeout fault times a call out.
+          return await httpFetch(url, { ...init, signal: new AbortController().signal });
         } finally {
           afterAlign?.(label, fault);
           await scheduler.afterCall(instruction);
