@@ -4,6 +4,7 @@
  * checks the invariants after each. Exit 1 with the shrunk schedule on a
  * violation; the same seed replays it.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatReport, simulate } from "./run.js";
 
@@ -15,6 +16,10 @@ const { values } = parseArgs({
     "no-shrink": { type: "boolean", default: false },
     /** Look past a known violation (its message's start), e.g. --ignore "1. no orphan" */
     ignore: { type: "string", multiple: true },
+    /** Look past every violation, and list them (`violation <schedule>|<invariant>`). */
+    "keep-going": { type: "boolean", default: false },
+    /** A JSON array of `<schedule>|<invariant>` to look past (what the unplanted code violates). */
+    known: { type: "string" },
   },
 });
 const number = (name: string, value: string | undefined, min: number) => {
@@ -29,6 +34,7 @@ const runs = number("runs", values.runs, 1);
 const steps = number("steps", values.steps, 1);
 const seed = values.seed === undefined ? Date.now() % 2_147_483_647 : number("seed", values.seed, 0);
 
+const known = new Set<string>(values.known === undefined ? [] : JSON.parse(readFileSync(values.known, "utf8")));
 console.log(`simulating ${runs} schedules of up to ${steps} steps, seed ${seed}`);
 const report = await simulate({
   runs,
@@ -36,7 +42,9 @@ const report = await simulate({
   seed,
   noShrink: values["no-shrink"] === true,
   ignore: values.ignore ?? [],
+  lookPast: (schedule, invariant) => values["keep-going"] === true || known.has(`${schedule}|${invariant}`),
   progress: (line) => console.log(line),
 });
 console.log(formatReport(report));
+for (const violation of report.lookedPast) console.log(`violation ${violation}`);
 process.exit(report.failure ? 1 : 0);

@@ -21,7 +21,16 @@ export interface SimulationOptions {
    * failed: to look past a known defect for the next one (FINDINGS.md).
    */
   ignore?: string[];
+  /**
+   * Looks past a violation when this says so (by the schedule's 1-based
+   * index and the invariant's name): a planted defect is caught only by a
+   * violation the unplanted code does not have (test/simulation/planted).
+   */
+  lookPast?: (schedule: number, invariant: string) => boolean;
 }
+
+/** The invariant a violation names (its message up to the evidence). */
+export const invariantOf = (message: string) => message.replace(/: [[{"].*$/s, "");
 
 export interface SimulationReport {
   seed: number;
@@ -35,8 +44,10 @@ export interface SimulationReport {
   faults: Record<string, number>;
   /** How far the schedules got, summed over the runs (see `formatReport` for per 1,000). */
   reach: Reach;
-  /** Violations looked past (`ignore`), by invariant. */
+  /** Violations looked past (`ignore`, `lookPast`), by invariant. */
   ignored: Record<string, number>;
+  /** Every violation looked past: `<schedule>|<invariant>`. */
+  lookedPast: string[];
   wallMs: number;
   /** Set when an invariant failed: the shrunk schedule, readable, and the violation. */
   failure?: { schedule: string; error: string; trace: string };
@@ -60,7 +71,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     faults: {},
     reach: Object.fromEntries(REACH.map((name) => [name, 0])) as Reach,
     ignored: {},
-  } as SimulationReport;
+    lookedPast: [],
+    wallMs: 0,
+  };
   let run = 0;
   let shrinking = false;
   let lastProgress = started;
@@ -85,11 +98,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           }
         } catch (error) {
           const ignored =
-            error instanceof InvariantError && options.ignore?.find((prefix) => error.message.startsWith(prefix));
+            error instanceof InvariantError &&
+            (options.ignore?.find((prefix) => error.message.startsWith(prefix)) ??
+              (options.lookPast?.(report.runs + 1, invariantOf(error.message))
+                ? invariantOf(error.message)
+                : undefined));
           if (ignored && !shrinking) {
             report.runs += 1;
             if (error.stats) add(error.stats, schedule);
             report.ignored[ignored] = (report.ignored[ignored] ?? 0) + 1;
+            report.lookedPast.push(`${report.runs}|${invariantOf(error.message)}`);
             await world.endRun().catch(() => undefined);
             return;
           }
