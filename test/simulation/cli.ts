@@ -47,4 +47,5 @@ const report = await simulate({
 });
 console.log(formatReport(report));
 for (const violation of report.lookedPast) console.log(`violation ${violation}`);
+if (values["keep-going"]) for (const detail of report.lookedPastDetail) console.log(`evidence ${detail}`);
 process.exit(report.failure ? 1 : 0);

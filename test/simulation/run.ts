@@ -34,6 +34,8 @@ export const invariantOf = (message: string) => message.replace(/: [[{"].*$/s, "
 
 export interface SimulationReport {
   seed: number;
+  /** Waves per schedule at most (a replay needs the same). */
+  steps: number;
   runs: number;
   operations: number;
   retries: number;
@@ -48,6 +50,8 @@ export interface SimulationReport {
   ignored: Record<string, number>;
   /** Every violation looked past: `<schedule>|<invariant>`. */
   lookedPast: string[];
+  /** The same with the evidence: `<schedule>|<message>`. */
+  lookedPastDetail: string[];
   wallMs: number;
   /** Set when an invariant failed: the shrunk schedule, readable, and the violation. */
   failure?: { schedule: string; error: string; trace: string };
@@ -62,6 +66,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const started = Date.now();
   const report: SimulationReport = {
     seed: options.seed,
+    steps: options.steps,
     runs: 0,
     operations: 0,
     retries: 0,
@@ -72,6 +77,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     reach: Object.fromEntries(REACH.map((name) => [name, 0])) as Reach,
     ignored: {},
     lookedPast: [],
+    lookedPastDetail: [],
     wallMs: 0,
   };
   let run = 0;
@@ -103,11 +109,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
               (options.lookPast?.(report.runs + 1, invariantOf(error.message))
                 ? invariantOf(error.message)
                 : undefined));
-          if (ignored && !shrinking) {
-            report.runs += 1;
-            if (error.stats) add(error.stats, schedule);
-            report.ignored[ignored] = (report.ignored[ignored] ?? 0) + 1;
-            report.lookedPast.push(`${report.runs}|${invariantOf(error.message)}`);
+          if (ignored) {
+            // While shrinking too: a looked-past violation is no failure, so the shrunk schedule keeps the one found.
+            if (!shrinking) {
+              report.runs += 1;
+              if (error.stats) add(error.stats, schedule);
+              report.ignored[ignored] = (report.ignored[ignored] ?? 0) + 1;
+              report.lookedPast.push(`${report.runs}|${invariantOf(error.message)}`);
+              report.lookedPastDetail.push(`${report.runs}|${error.message}`);
+            }
             await world.endRun().catch(() => undefined);
             return;
           }
@@ -190,7 +200,7 @@ export function formatReport(report: SimulationReport): string {
       report.failure.schedule,
       "I/O calls in the order they ran (op#call):",
       report.failure.trace,
-      `replay: npm run simulate -- --seed ${report.seed} --runs ${report.runs + 1}`,
+      `replay: npm run simulate -- --seed ${report.seed} --steps ${report.steps} --runs ${report.runs + 1}`,
     );
   }
   return lines.join("\n");
