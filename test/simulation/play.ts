@@ -332,7 +332,9 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     const rank = progress.get(`${caller}|${newest}`) ?? 0;
     if (rank === 0) return { kind: "kyc", caller, target: 0, key, plan };
     if (rank === 1) return { kind: "simulate", caller, target: 0, key, plan };
-    return { kind: "get", caller, target: 0, plan };
+    // Approved: the app reads it, lists, or (a returning user) starts KYC again and must be told it is approved.
+    if (key === 0) return { kind: "get", caller, target: 0, plan };
+    return key === 1 ? { kind: "kyc", caller, target: 0, key: 2, plan } : { kind: "list", caller, plan };
   };
 
   const resolve = (op: Op): Call => {

@@ -34,7 +34,7 @@ export type Op =
   /**
    * The caller's app moves its newest customer on, as an onboarding flow
    * does: create one (email and spelling from `key`), else start KYC, else
-   * approve it, else read it (play.ts `nextStep`).
+   * approve it, else read, list or start KYC again (play.ts `nextStep`).
    */
   | { kind: "next"; caller: number; key: number; plan: Plan }
   | { kind: "kyc"; caller: number; target: number; key: number; plan: Plan }
