@@ -279,8 +279,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     }
     for (const delivery of state.deliveries.slice(deliveriesSeen)) {
       const event = JSON.parse(delivery.body) as CustomerKycsUpdatedEvent;
-      const virtual = Date.parse(event.created_at) + (world.now() - Date.now());
-      const body = JSON.stringify({ ...event, created_at: new Date(virtual).toISOString() });
+      // Dated when Align made it, on the virtual clock (the emulator's own clock is the machine's).
+      const body = JSON.stringify({ ...event, created_at: new Date(world.now()).toISOString() });
       events.push(body);
       // Delivered as published: it races the operation that caused it (and may overtake our own write).
       if (random() < PROMPT_DELIVERY) {

@@ -20,7 +20,7 @@ const ALIGN_TIMEOUT_MS = 200;
 export interface World {
   dynamo: EmbeddedDynamo;
   sandbox: AlignSandbox;
-  /** Virtual now (epoch ms): real time plus what the schedule advanced. */
+  /** Virtual now (epoch ms): the start, plus what the schedule advanced, plus 1 ms per I/O call. */
   now(): number;
   advance(ms: number): void;
   /**
@@ -64,8 +64,13 @@ export async function startWorld(): Promise<World> {
   const dynamo = await startEmbeddedDynamo();
   // Deliveries go nowhere (a closed port, one attempt): the schedule delivers Align's events itself.
   const sandbox = await startAlignSandbox({ apiKey: SIM_KEY, webhooks: { maxAttempts: 1, timeoutMs: 50 } });
-  let offset = 0;
-  const now = () => Date.now() + offset;
+  // Virtual time moves only with the schedule (advances, calls in flight) and by 1 ms per I/O call, never
+  // with the machine's own pace: leases, deadlines and the ordering rule see the same instants on every replay.
+  let virtual = Math.floor(Date.now() / 1000) * 1000;
+  const now = () => virtual;
+  const tick = () => {
+    virtual += 1;
+  };
   setClock(now);
   let current: { tableName: string; runtime: Runtime } | undefined;
 
@@ -74,7 +79,7 @@ export async function startWorld(): Promise<World> {
     sandbox,
     now,
     advance: (ms) => {
-      offset += ms;
+      virtual += ms;
     },
     async beginRun(run, scheduler, table, afterAlign) {
       sandbox.reset();
@@ -101,6 +106,7 @@ export async function startWorld(): Promise<World> {
       const alignFetch: FetchLike = async (url, init) => {
         const label = `${init.method} ${pathLabel(new URL(url).pathname)}`;
         const instruction: Instruction = await scheduler.gate({ kind: "align", label });
+        tick();
         const fault = instruction.alignFault;
         try {
           if (fault?.type === "status") {
@@ -139,6 +145,7 @@ export async function startWorld(): Promise<World> {
             kind: "dynamo",
             label: `${context.commandName} ${partitionPrefix(input)}`,
           });
+          tick();
           try {
             if (instruction.dynamoFault === "throttle") throw throttled();
             if (instruction.dynamoFault === "drop_before") throw reset();
