@@ -675,6 +675,14 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         return !last || finality(last) === "may_change";
       });
       if (unsettled.length === 0) break;
+      // Callers come back in any order (drawn from the seed): not always the one that started first.
+      for (let index = unsettled.length - 1; index > 0; index--) {
+        const other = Math.floor(random() * (index + 1));
+        [unsettled[index], unsettled[other]] = [unsettled[other], unsettled[index]] as [
+          (typeof unsettled)[number],
+          (typeof unsettled)[number],
+        ];
+      }
       for (const [, call] of unsettled) {
         stats.retries += 1;
         await alone(call);
