@@ -14,7 +14,7 @@ import { createRuntime, Logger, loadConfig, type Runtime, setClock, setRuntime }
 import { type EmbeddedDynamo, ensureTable, openDynamoDbLocal, startEmbeddedDynamo } from "@align-onboarding/local";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import type { TableKind } from "./schedule.js";
-import type { Instruction, Scheduler } from "./scheduler.js";
+import type { AlignFault, Instruction, Scheduler } from "./scheduler.js";
 
 export const SIM_KEY = "simulation-key";
 /** Align calls time out after this (real ms): a timeout fault costs this much wall time, nothing else does. */
@@ -24,14 +24,21 @@ export interface World {
   /** The current run's DynamoDB (dynalite between runs). */
   readonly dynamo: EmbeddedDynamo;
   sandbox: AlignSandbox;
-  /** Virtual now (epoch ms): real time plus what the schedule advanced. */
+  /** Virtual now (epoch ms): the start, plus what the schedule advanced, plus 1 ms per I/O call. */
   now(): number;
   advance(ms: number): void;
-  /** A fresh table, an emptied emulator and a runtime whose I/O goes through `scheduler`. */
-  beginRun(run: number, scheduler: Scheduler, table: TableKind): Promise<Runtime>;
+  /**
+   * A fresh table, an emptied emulator and a runtime whose I/O goes through
+   * `scheduler`; `afterAlign` runs after every Align call, in its operation,
+   * before the answer reaches it (what Align did and published is visible then).
+   */
+  beginRun(run: number, scheduler: Scheduler, table: TableKind, afterAlign?: AfterAlign): Promise<Runtime>;
   endRun(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Told of every Align call once Align is done with it: its label and the fault it met. */
+export type AfterAlign = (label: string, fault: AlignFault | undefined) => void;
 
 const pathLabel = (path: string) =>
   path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "{id}").replace(/\?.*$/, "");
@@ -61,8 +68,13 @@ export async function startWorld(): Promise<World> {
   const dynamo = await startEmbeddedDynamo();
   // Deliveries go nowhere (a closed port, one attempt): the schedule delivers Align's events itself.
   const sandbox = await startAlignSandbox({ apiKey: SIM_KEY, webhooks: { maxAttempts: 1, timeoutMs: 50 } });
-  let offset = 0;
-  const now = () => Date.now() + offset;
+  // Virtual time moves only with the schedule (advances, calls in flight) and by 1 ms per I/O call, never
+  // with the machine's own pace: leases, deadlines and the ordering rule see the same instants on every replay.
+  let virtual = Math.floor(Date.now() / 1000) * 1000;
+  const now = () => virtual;
+  const tick = () => {
+    virtual += 1;
+  };
   setClock(now);
   let current: { tableName: string; runtime: Runtime; db: EmbeddedDynamo } | undefined;
   let dynamoDbLocal: Promise<EmbeddedDynamo> | undefined;
@@ -76,9 +88,9 @@ export async function startWorld(): Promise<World> {
     sandbox,
     now,
     advance: (ms) => {
-      offset += ms;
+      virtual += ms;
     },
-    async beginRun(run, scheduler, table) {
+    async beginRun(run, scheduler, table, afterAlign) {
       sandbox.reset();
       sandbox.clearFaults();
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
@@ -104,10 +116,9 @@ export async function startWorld(): Promise<World> {
       );
 
       const alignFetch: FetchLike = async (url, init) => {
-        const instruction: Instruction = await scheduler.gate({
-          kind: "align",
-          label: `${init.method} ${pathLabel(new URL(url).pathname)}`,
-        });
+        const label = `${init.method} ${pathLabel(new URL(url).pathname)}`;
+        const instruction: Instruction = await scheduler.gate({ kind: "align", label });
+        tick();
         const fault = instruction.alignFault;
         try {
           if (fault?.type === "status") {
@@ -126,8 +137,11 @@ export async function startWorld(): Promise<World> {
             await httpFetch(url, { ...init, signal: new AbortController().signal });
             return await waitForAbort(init.signal);
           }
-          return await httpFetch(url, init);
+          // Without the client's signal: its timer runs in real time from before the gate, so a slow turn
+          // at the gate would time calls out at random. Only the timeout fault times a call out.
+          return await httpFetch(url, { ...init, signal: new AbortController().signal });
         } finally {
+          afterAlign?.(label, fault);
           await scheduler.afterCall(instruction);
         }
       };
@@ -143,6 +157,7 @@ export async function startWorld(): Promise<World> {
             kind: "dynamo",
             label: `${context.commandName} ${partitionPrefix(input)}`,
           });
+          tick();
           try {
             if (instruction.dynamoFault === "throttle") throw throttled();
             if (instruction.dynamoFault === "drop_before") throw reset();
