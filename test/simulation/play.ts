@@ -600,8 +600,22 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       });
   }
 
+  /** The KYC rank each record had at the last scan: 8. a stored KYC status never moves back. */
+  const storedRank = new Map<string, number>();
+  const scanRanks = async () => {
+    const scan = new ScanCommand({ TableName: runtime.config.tableName, ConsistentRead: true });
+    for (const item of (await world.dynamo.client.send(scan)).Items ?? []) {
+      if (item.sk?.S !== "CUSTOMER") continue;
+      const id = item.customer_id?.S ?? "";
+      const rank = kycRank((JSON.parse(item.data?.S ?? "{}") as { kycs?: unknown }).kycs);
+      const before = storedRank.get(id) ?? 0;
+      if (rank < before) fail("8. a stored KYC status never moves back", { id, from: before, to: rank });
+      storedRank.set(id, Math.max(rank, before));
+    }
+  };
   const settle = async () => {
     await scheduler.drain();
+    if (!violation) await scanRanks();
     if (violation) throw violation;
   };
 
