@@ -29,6 +29,7 @@ const FINALITY: Record<ProblemCode, Finality> = {
   idempotency_key_in_use: "may_change",
   // Lifted by starting KYC: the same key may run again (whether we or Align refused).
   kyc_not_started: "may_change",
+  kyc_session_expired: "may_change",
   payload_too_large: "before_running",
   unsupported_media_type: "before_running",
   idempotency_key_reused: "before_running",

@@ -65,7 +65,18 @@ export interface Schedule {
   waves: Wave[];
 }
 
-const dynamoFault = fc.constantFrom<DynamoFault>("throttle", "drop_before", "drop_after");
+const dynamoFault = fc.constantFrom<DynamoFault>(
+  "throttle_once",
+  "throttle",
+  "throughput",
+  "server_error_once",
+  "server_error",
+  "conflict",
+  "reset",
+  "answer_lost_once",
+  "answer_lost",
+  "slow",
+);
 const alignFault = fc.oneof(
   fc.constantFrom<AlignFault>(
     { type: "status", status: 500 },

@@ -17,7 +17,18 @@ export interface IoCall {
   label: string;
 }
 
-export type DynamoFault = "throttle" | "drop_before" | "drop_after";
+/** A DynamoDB fault, played at the wire beneath the SDK (see `WIRE_FAULTS` in world.ts). */
+export type DynamoFault =
+  | "throttle_once"
+  | "throttle"
+  | "throughput"
+  | "server_error_once"
+  | "server_error"
+  | "conflict"
+  | "reset"
+  | "answer_lost_once"
+  | "answer_lost"
+  | "slow";
 export type AlignFault =
   | { type: "status"; status: number; retry_after?: number }
   | { type: "timeout" }
