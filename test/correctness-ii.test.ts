@@ -4,7 +4,7 @@
  * Real parts: the API over loopback, dynalite through the AWS SDK, the Align
  * emulator with faults, webhooks signed with the key as Align signs them.
  */
-import { signPayload } from "@align-onboarding/align";
+import { Align, signPayload } from "@align-onboarding/align";
 import { AlignRoute } from "@align-onboarding/align-sandbox";
 import { resetRuntime, setClock } from "@align-onboarding/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -149,6 +149,26 @@ describe("the ordering rule", () => {
     const retried = await startKyc(customer.customer_id, "kyc-lost");
     expect(retried.status).toBe(201);
     expect(linkOf(retried)).toBe(link);
+    expect(alignCalls(AlignRoute.CreateKycSession)).toBe(sessions);
+  });
+
+  it("a KYC-start retry after an unknown outcome answers with the session its first attempt opened, even once approved (found by the simulation)", async () => {
+    const customer = await createCustomer("retry-after-approval@example.com");
+    sandbox().addFault({ route: AlignRoute.CreateKycSession, action: { type: "drop", when: "after_commit" } });
+    expect((await startKyc(customer.customer_id, "kyc-then-approved")).status).toBeGreaterThanOrEqual(500);
+    const link = sandbox()
+      .state()
+      .customers.find((c) => c.customer_id === customer.customer_id)?.kycs?.kyc_flow_link;
+    // Align approves it meanwhile (its webhooks are not registered here: our record never heard of the session).
+    const align = new Align({ apiKey: KEY, baseUrl: sandbox().url, authHeader: sandbox().profile.auth });
+    await align.customers.simulateCustomer({ customer_id: String(customer.customer_id), action: "kyc.status.approve" });
+    const sessions = alignCalls(AlignRoute.CreateKycSession);
+    const retried = await startKyc(customer.customer_id, "kyc-then-approved");
+    expect(retried.status).toBe(201);
+    expect(linkOf(retried)).toBe(link);
+    expect(alignCalls(AlignRoute.CreateKycSession)).toBe(sessions);
+    // A new key on an approved customer opens nothing either: approved is final.
+    expect((await startKyc(customer.customer_id, undefined, { new_session: true })).status).toBe(201);
     expect(alignCalls(AlignRoute.CreateKycSession)).toBe(sessions);
   });
 

@@ -226,9 +226,10 @@ export function createCustomer(
 
 /**
  * `POST /customers/{id}/kyc-sessions`: the open session when there is one
- * (an integration in production reuses `kyc_flow_link`), else a new one.
- * At most one Align session per key: a retry after an unknown outcome first
- * looks at Align for the session the earlier attempt may have opened.
+ * (an integration in production reuses `kyc_flow_link`), none for an approved
+ * customer, else a new one. At most one Align session per key: a retry after
+ * an unknown outcome first looks at Align for the session the earlier attempt
+ * may have opened, and answers with it.
  */
 export async function startKyc(
   invocation: Invocation,
@@ -244,13 +245,12 @@ export async function startKyc(
     let linkAt = record.kycLinkAt;
     if (attempt.uncertain) {
       // Align may hold a session our copy does not show yet, or shows without its issue instant (its
-      // webhook came first): a pending link we did not see issued is the earlier attempt's, issued at
-      // most since that attempt began.
+      // webhook came first): a link we did not see issued is the earlier attempt's, issued at most since
+      // that attempt began. Then it is this key's answer, whatever its status now: one session per key.
       const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
       const link = latest.kycs?.kyc_flow_link;
       const issuedUnseen =
-        latest.kycs?.status === "pending" &&
         typeof link === "string" &&
         link !== "" &&
         (link !== record.customer.kycs?.kyc_flow_link || record.kycLinkAt === undefined);
@@ -261,10 +261,16 @@ export async function startKyc(
         ...(issuedUnseen && linkAt !== undefined ? { linkIssuedAt: linkAt } : {}),
       };
       await runtime.customers.observe(customerId, observation, readAt, record);
+      if (issuedUnseen) {
+        invocation.annotate({ event: "kyc_session_converged", customer_id: customerId });
+        return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
+      }
       record = (await runtime.customers.get(customerId)) ?? record;
     }
-    // A pending session's link is handed out again while it is young enough to work (KYC links expire).
     const open = latest.kycs;
+    // Approved is final: there is no session to open, whatever was asked.
+    if (open?.status === "approved") return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
+    // A pending session's link is handed out again while it is young enough to work (KYC links expire).
     const young = linkAt !== undefined && now() - linkAt < runtime.config.kycLinkMaxAgeMs;
     if (!body.data.new_session && open?.status === "pending" && open.kyc_flow_link && young) {
       return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
