@@ -51,7 +51,7 @@ export interface RunStats {
   faults: Record<string, number>;
   crashes: number;
   retries: number;
-  /** TransactWriteItems calls that ran (only on a DynamoDB-like table). */
+  /** TransactWriteItems calls that ran (only on DynamoDB Local). */
   transactions: number;
   reach: Reach;
 }
@@ -85,6 +85,8 @@ interface AlignCustomer {
 
 const BUDGET_MS = 10_000;
 const NAMES = ["Ada", "Grace", "Edsger"] as const;
+/** The share of events that come in the older format, without `entity_object` (Align's docs show both). */
+const OLD_FORMAT_DELIVERY = 0.15;
 /** Events Align delivers as it publishes them (the rest wait for a redelivery or the GET refresh). */
 const PROMPT_DELIVERY = 0.85;
 const sub = (caller: number) => `sim-user-${caller}`;
@@ -202,12 +204,12 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       late.add(op);
       reach.deadlinesMidCall += 1;
     }
+    // DynamoDB faults are counted where they fire, at the wire (world.firedFaults); Align's here.
     const align = instruction.alignFault;
     const label =
-      instruction.dynamoFault ??
-      (align?.type === "status"
+      align?.type === "status"
         ? `align ${align.status}`
-        : align && `align ${align.type}${align.type === "drop" ? ` ${align.when}` : ""}`);
+        : align && `align ${align.type}${align.type === "drop" ? ` ${align.when}` : ""}`;
     if (label) stats.faults[label] = (stats.faults[label] ?? 0) + 1;
     if (instruction.crash) stats.crashes += 1;
     return instruction;
@@ -244,8 +246,10 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
   const asked = new Map<string, Set<string>>();
   /** Every KYC link Align issued, per customer. */
   const issued = new Map<string, Set<string>>();
-  /** KYC session requests Align honoured, per KYC-start key and epoch (late originals aside). */
+  /** KYC sessions Align opened for each KYC-start key and epoch (late originals aside). */
   const sessionRequests = new Map<string, number>();
+  /** Sessions the emulator held after the last Align call: what a call opened is the difference. */
+  let sessionsSeen = 0;
   const pendingLaunches: Promise<void>[] = [];
   /** Which operation was which (printed with a violation's trace). */
   const legend: string[] = [];
@@ -269,18 +273,31 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         issued.set(customer.customer_id, links);
       }
     }
-    if (committed && label.startsWith("POST /v0/customers/{id}/kyc") && call?.idempotency && op !== undefined) {
+    // Sessions, not requests: Align hands an open session back to a second request, and a retry that asks
+    // again because Align still shows an older session opens the key's first one.
+    const sessions = (state as unknown as { kyc_sessions?: unknown[] }).kyc_sessions?.length ?? 0;
+    const opened = sessions - sessionsSeen;
+    sessionsSeen = sessions;
+    if (
+      committed &&
+      opened > 0 &&
+      label.startsWith("POST /v0/customers/{id}/kyc") &&
+      call?.idempotency &&
+      op !== undefined
+    ) {
       if (!late.has(op)) {
         const scope = `${call.idempotency}|${epoch}`;
-        const count = (sessionRequests.get(scope) ?? 0) + 1;
+        const count = (sessionRequests.get(scope) ?? 0) + opened;
         sessionRequests.set(scope, count);
         if (count > 1) fail("7. at most one Align KYC session per KYC-start key", { key: call.idempotency, count });
       }
     }
     for (const delivery of state.deliveries.slice(deliveriesSeen)) {
-      const event = JSON.parse(delivery.body) as CustomerKycsUpdatedEvent;
-      // Dated when Align made it, on the virtual clock (the emulator's own clock is the machine's).
-      const body = JSON.stringify({ ...event, created_at: new Date(world.now()).toISOString() });
+      // As Align made it: the emulator runs on the virtual clock (ahead by the run's skew). Some reach us
+      // in the older format, naming the customer only, so the receiver re-reads it from Align.
+      const event = JSON.parse(delivery.body) as CustomerKycsUpdatedEvent & { entity_object?: unknown };
+      const { entity_object: _object, ...named } = event;
+      const body = random() < OLD_FORMAT_DELIVERY ? JSON.stringify(named) : delivery.body;
       events.push(body);
       // Delivered as published: it races the operation that caused it (and may overtake our own write).
       if (random() < PROMPT_DELIVERY) {
@@ -298,7 +315,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     deliveriesSeen = state.deliveries.length;
   };
 
-  const runtime: Runtime = await world.beginRun(run, scheduler, schedule.table, afterAlign);
+  const runtime: Runtime = await world.beginRun(run, scheduler, schedule.table, afterAlign, schedule.world);
 
   const targetOf = (caller: number, target: number): string => {
     const mine = known[caller] ?? [];
@@ -365,7 +382,12 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
           id,
           key,
           idempotency: `${op.kind}|${op.caller}|${key}`,
-          ...(op.kind === "simulate" ? { body: '{"action":"kyc.status.approve"}' } : {}),
+          // Key index 2 asks for a new KYC session (the same key always sends the same body).
+          ...(op.kind === "simulate"
+            ? { body: '{"action":"kyc.status.approve"}' }
+            : op.key === 2
+              ? { body: '{"new_session":true}' }
+              : {}),
         };
       }
       case "deliver": {
@@ -718,6 +740,9 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     throw error;
   }
   reach.approvals = alignCustomers().filter((customer) => customer.kycs?.status === "approved").length;
+  for (const [kind, count] of Object.entries(world.firedFaults())) {
+    stats.faults[`dynamo ${kind}`] = (stats.faults[`dynamo ${kind}`] ?? 0) + count;
+  }
   await world.endRun();
   stats.transactions = scheduler.trace.filter((line) => line.includes("TransactWriteItemsCommand")).length;
   return stats;

@@ -40,7 +40,7 @@ export interface SimulationReport {
   operations: number;
   retries: number;
   crashes: number;
-  /** Schedules played on a DynamoDB-like table, and the transactions they ran. */
+  /** Schedules played on AWS's DynamoDB Local, and the transactions they ran. */
   dynamodbRuns: number;
   transactions: number;
   faults: Record<string, number>;
@@ -186,7 +186,7 @@ export function formatReport(report: SimulationReport): string {
   const lines = [
     `seed ${report.seed}: ${report.runs} schedules, ${report.operations} operations (${report.retries} convergence retries), ` +
       `${report.crashes} crashes, in ${(report.wallMs / 1000).toFixed(1)} s`,
-    `tables: ${report.runs - report.dynamodbRuns} dynalite, ${report.dynamodbRuns} DynamoDB-like (${report.transactions} transactions)`,
+    `tables: ${report.runs - report.dynamodbRuns} dynalite, ${report.dynamodbRuns} DynamoDB Local (${report.transactions} transactions)`,
     `faults injected: ${faults || "none"}`,
     `reach per 1,000 schedules: ${formatReach(report)}`,
   ];

@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import type { AlignFault, DynamoFault } from "./scheduler.js";
+import type { RunWorld } from "./world.js";
 
 export const CALLERS = 3;
 export const EMAILS = 3;
@@ -62,6 +63,8 @@ export interface Schedule {
   /** Seeds the interleaving of each wave's operations. */
   interleaving: number;
   table: TableKind;
+  /** The run's world beyond its table: the owner index's lag, Align's clock (world.ts `RunWorld`). */
+  world: RunWorld;
   waves: Wave[];
 }
 
@@ -193,6 +196,17 @@ const contest: fc.Arbitrary<Wave> = fc
     })),
   }));
 
+/**
+ * Mostly a consistent index and Align's clock on ours; else an owner index
+ * lagging each write by up to 0.5 or 3 s (as DynamoDB's may), and Align's
+ * clock ahead: within the skew the ordering rule allows, beyond it, or years
+ * ahead (every event dated in our far future).
+ */
+const runWorld: fc.Arbitrary<RunWorld> = fc.record({
+  indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
+  alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, 60_000, 10 * 365 * 24 * 60 * 60 * 1000),
+});
+
 export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
   const wave: fc.Arbitrary<Wave> = fc.oneof(
     {
@@ -208,6 +222,7 @@ export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
   return fc.record({
     interleaving: fc.nat(),
     table: fc.constantFrom<TableKind>("dynalite", "dynamodb"),
+    world: runWorld,
     // Lengths spread up to `steps` (fast-check's default keeps arrays short), so flows get far.
     waves: fc.array(wave, { minLength: 1, maxLength: steps, size: "max" }),
   });
@@ -242,7 +257,12 @@ export function describeOp(op: Op): string {
 
 /** The schedule as numbered, readable steps (printed with a failing seed). */
 export function describeSchedule(schedule: Schedule): string {
-  const lines = [`interleaving seed ${schedule.interleaving}, table ${schedule.table}`];
+  const { indexLagMs, alignSkewMs } = schedule.world;
+  const lines = [
+    `interleaving seed ${schedule.interleaving}, table ${schedule.table}` +
+      (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
+      (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : ""),
+  ];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
     else if (wave.ops.length === 1) lines.push(`${index + 1}. ${describeOp(wave.ops[0] as Op)}`);
