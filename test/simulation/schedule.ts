@@ -50,12 +50,10 @@ export type Op =
 export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
 
 /**
- * The table the run plays against: dynalite as it is, or with what DynamoDB
- * does and dynalite does not supplied (TransactWriteItems, the old item on a
- * failed conditional write; test/support/like-dynamodb.ts), so the paths only
- * AWS takes meet the same faults, crashes and races. A supplied transaction
- * is one gated call, so no other operation runs inside it: isolated, as on
- * DynamoDB.
+ * The table the run plays against: dynalite, or AWS's own DynamoDB Local with
+ * transactions on (world.ts), so the paths only AWS takes (KYC start's
+ * one-transaction completion, the one-call replay) meet the same faults,
+ * crashes and races.
  */
 export type TableKind = "dynalite" | "dynamodb";
 
