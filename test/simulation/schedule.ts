@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import type { AlignFault, DynamoFault } from "./scheduler.js";
+import type { RunWorld } from "./world.js";
 
 export const CALLERS = 3;
 export const EMAILS = 3;
@@ -13,28 +14,46 @@ export const KEYS = 3;
 export interface Plan {
   faults: { at: number; dynamo?: DynamoFault; align?: AlignFault }[];
   crash?: { at: number; when: "before" | "after" };
+  /** The call at this index is in flight `ms` of virtual time: past the invocation's deadline, or its lease. */
+  stall?: { at: number; ms: number };
 }
 
 export type Op =
-  /** POST /customers with key (caller, email, key): the same key always sends the same body. */
+  /**
+   * POST /customers with key (caller, email, key): the same key always sends
+   * the same body. The key also decides the email's spelling and whether the
+   * names are the email's own (so two callers send identical bodies) or the
+   * caller's (a look-alike): see play.ts `createBody`.
+   */
   | { kind: "create"; caller: number; email: number; key: number; plan: Plan }
-  /** GET /customers/{id}; `target` picks among the ids known so far (the caller's, another's, or nobody's). */
+  /**
+   * GET /customers/{id}; `target` picks among the ids known when it starts:
+   * mostly the caller's own (newest first), else another's, else nobody's.
+   */
   | { kind: "get"; caller: number; target: number; plan: Plan }
   | { kind: "list"; caller: number; plan: Plan }
+  /**
+   * The caller's app moves its newest customer on, as an onboarding flow
+   * does: create one (email and spelling from `key`), else start KYC, else
+   * approve it, else read, list or start KYC again (play.ts `nextStep`).
+   */
+  | { kind: "next"; caller: number; key: number; plan: Plan }
   | { kind: "kyc"; caller: number; target: number; key: number; plan: Plan }
   | { kind: "simulate"; caller: number; target: number; key: number; plan: Plan }
-  /** One of Align's recorded events: as sent, again (a duplicate), or signed with the wrong key. */
+  /**
+   * Align redelivers one of its events, the identical signed bytes (any
+   * earlier one: out of order), or one signed with the wrong key. Events are
+   * also delivered as they are published (play.ts), racing their cause.
+   */
   | { kind: "deliver"; event: number; mode: "as_sent" | "forged"; plan: Plan };
 
 export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
 
 /**
- * The table the run plays against: dynalite as it is, or with what DynamoDB
- * does and dynalite does not supplied (TransactWriteItems, the old item on a
- * failed conditional write; test/support/like-dynamodb.ts), so the paths only
- * AWS takes meet the same faults, crashes and races. A supplied transaction
- * is one gated call, so no other operation runs inside it: isolated, as on
- * DynamoDB.
+ * The table the run plays against: dynalite, or AWS's own DynamoDB Local with
+ * transactions on (world.ts), so the paths only AWS takes (KYC start's
+ * one-transaction completion, the one-call replay) meet the same faults,
+ * crashes and races.
  */
 export type TableKind = "dynalite" | "dynamodb";
 
@@ -42,10 +61,23 @@ export interface Schedule {
   /** Seeds the interleaving of each wave's operations. */
   interleaving: number;
   table: TableKind;
+  /** The run's world beyond its table: the owner index's lag, Align's clock (world.ts `RunWorld`). */
+  world: RunWorld;
   waves: Wave[];
 }
 
-const dynamoFault = fc.constantFrom<DynamoFault>("throttle", "drop_before", "drop_after");
+const dynamoFault = fc.constantFrom<DynamoFault>(
+  "throttle_once",
+  "throttle",
+  "throughput",
+  "server_error_once",
+  "server_error",
+  "conflict",
+  "reset",
+  "answer_lost_once",
+  "answer_lost",
+  "slow",
+);
 const alignFault = fc.oneof(
   fc.constantFrom<AlignFault>(
     { type: "status", status: 500 },
@@ -71,8 +103,13 @@ const plan: fc.Arbitrary<Plan> = fc
       freq: 3,
       nil: undefined,
     }),
+    // Past the 10 s budget (the deadline fires mid-call), past the lease (+2 s), far past both.
+    stall: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.record({ at: fc.nat(5), ms: fc.constantFrom(11_000, 13_000, 45_000) }) },
+    ),
   })
-  .map(({ faults, crash }) => (crash ? { faults, crash } : { faults }));
+  .map(({ faults, crash, stall }) => ({ faults, ...(crash ? { crash } : {}), ...(stall ? { stall } : {}) }));
 /** Most operations run clean, so that a schedule gets somewhere. */
 const maybeFaulty: fc.Arbitrary<Plan> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Plan>({ faults: [] }) },
@@ -81,11 +118,12 @@ const maybeFaulty: fc.Arbitrary<Plan> = fc.oneof(
 
 const caller = fc.nat(CALLERS - 1);
 const key = fc.nat(KEYS - 1);
-const target = fc.nat(7);
+/** 0-6: the caller's own customers, 7-8: another's, 9: nobody's (see play.ts `targetOf`). */
+const target = fc.nat(9);
 
 export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {
-    weight: 4,
+    weight: 3,
     arbitrary: fc.record({
       kind: fc.constant("create" as const),
       caller,
@@ -94,15 +132,16 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       plan: maybeFaulty,
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("get" as const), caller, target, plan: maybeFaulty }) },
+  { weight: 12, arbitrary: fc.record({ kind: fc.constant("next" as const), caller, key, plan: maybeFaulty }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("get" as const), caller, target, plan: maybeFaulty }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("list" as const), caller, plan: maybeFaulty }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("kyc" as const), caller, target, key, plan: maybeFaulty }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("kyc" as const), caller, target, key, plan: maybeFaulty }) },
   {
-    weight: 2,
+    weight: 3,
     arbitrary: fc.record({ kind: fc.constant("simulate" as const), caller, target, key, plan: maybeFaulty }),
   },
   {
-    weight: 2,
+    weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("deliver" as const),
       event: fc.nat(9),
@@ -112,33 +151,85 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-/** Time moves: past a GET's refresh bound, past a lease, past the 24-hour record expiry. */
+/** Time moves: past a GET's refresh bound, past a lease, minutes and hours, past the 24-hour record expiry. */
 const advance = fc.record({
   kind: fc.constant("advance" as const),
-  ms: fc.constantFrom(2_000, 15_000, 40_000, 25 * 60 * 60 * 1000),
+  ms: fc.constantFrom(2_000, 15_000, 40_000, 5 * 60 * 1000, 2 * 60 * 60 * 1000, 25 * 60 * 60 * 1000),
+});
+
+/** One operation, or the same one run 2-3 times at once (one key in parallel), each copy with its own plan. */
+const group: fc.Arbitrary<Op[]> = fc.oneof(
+  { weight: 3, arbitrary: opArbitrary.map((op) => [op]) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(opArbitrary, fc.array(maybeFaulty, { minLength: 1, maxLength: 2 }))
+      .map(([op, plans]) => [op, ...plans.map((plan) => ({ ...op, plan }))]),
+  },
+);
+
+const lostAfterCommit: AlignFault = { type: "drop", when: "after_commit" };
+/**
+ * Two callers create one email and lose Align's answer after it committed
+ * (one of them, or both). With key index 0 or 1 their bodies are identical
+ * (the same spelling and names): exactly one of them must end with the
+ * customer. With key index 2 each sends its own names (a look-alike): only
+ * the one whose request made it may.
+ */
+const contest: fc.Arbitrary<Wave> = fc
+  .record({
+    callers: fc.uniqueArray(caller, { minLength: 2, maxLength: 2 }),
+    email: fc.nat(EMAILS - 1),
+    key: fc.constantFrom(0, 1, 0, 1, 2),
+    both: fc.boolean(),
+  })
+  .map(({ callers, email, key, both }) => ({
+    kind: "ops" as const,
+    ops: callers.map((who, index) => ({
+      kind: "create" as const,
+      caller: who,
+      email,
+      key,
+      plan: { faults: both || index === 0 ? [{ at: 0, align: lostAfterCommit }] : [] },
+    })),
+  }));
+
+/**
+ * Mostly a consistent index and Align's clock on ours; else an owner index
+ * lagging each write by up to 0.5 or 3 s (as DynamoDB's may), and Align's
+ * clock ahead: within the skew the ordering rule allows, beyond it, or years
+ * ahead (every event dated in our far future).
+ */
+const runWorld: fc.Arbitrary<RunWorld> = fc.record({
+  indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
+  alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, 60_000, 10 * 365 * 24 * 60 * 60 * 1000),
 });
 
 export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
   const wave: fc.Arbitrary<Wave> = fc.oneof(
     {
-      weight: 5,
+      weight: 6,
       arbitrary: fc.record({
         kind: fc.constant("ops" as const),
-        ops: fc.array(opArbitrary, { minLength: 1, maxLength: 3 }),
+        ops: fc.array(group, { minLength: 1, maxLength: 3 }).map((groups) => groups.flat()),
       }),
     },
+    { weight: 1, arbitrary: contest },
     { weight: 1, arbitrary: advance },
   );
   return fc.record({
     interleaving: fc.nat(),
     table: fc.constantFrom<TableKind>("dynalite", "dynamodb"),
-    waves: fc.array(wave, { minLength: 1, maxLength: steps }),
+    world: runWorld,
+    // Lengths spread up to `steps` (fast-check's default keeps arrays short), so flows get far.
+    waves: fc.array(wave, { minLength: 1, maxLength: steps, size: "max" }),
   });
 }
 
 function describePlan(plan: Plan): string {
   const parts = plan.faults.map((f) => `call ${f.at}: ${f.dynamo ?? JSON.stringify(f.align)}`);
   if (plan.crash) parts.push(`crash ${plan.crash.when} call ${plan.crash.at}`);
+  if (plan.stall) parts.push(`call ${plan.stall.at} in flight ${plan.stall.ms / 1000} s`);
   return parts.length ? ` {${parts.join("; ")}}` : "";
 }
 
@@ -151,6 +242,8 @@ export function describeOp(op: Op): string {
       return `${who}get customer#${op.target}${describePlan(op.plan)}`;
     case "list":
       return `${who}list${describePlan(op.plan)}`;
+    case "next":
+      return `${who}next step (key-${op.key})${describePlan(op.plan)}`;
     case "kyc":
       return `${who}start KYC customer#${op.target} key-${op.key}${describePlan(op.plan)}`;
     case "simulate":
@@ -162,9 +255,15 @@ export function describeOp(op: Op): string {
 
 /** The schedule as numbered, readable steps (printed with a failing seed). */
 export function describeSchedule(schedule: Schedule): string {
-  const lines = [`interleaving seed ${schedule.interleaving}, table ${schedule.table}`];
+  const { indexLagMs, alignSkewMs } = schedule.world;
+  const lines = [
+    `interleaving seed ${schedule.interleaving}, table ${schedule.table}` +
+      (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
+      (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : ""),
+  ];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
+    else if (wave.ops.length === 1) lines.push(`${index + 1}. ${describeOp(wave.ops[0] as Op)}`);
     else lines.push(`${index + 1}. concurrently: ${wave.ops.map(describeOp).join(" | ")}`);
   });
   return lines.join("\n");

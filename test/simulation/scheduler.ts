@@ -17,7 +17,18 @@ export interface IoCall {
   label: string;
 }
 
-export type DynamoFault = "throttle" | "drop_before" | "drop_after";
+/** A DynamoDB fault, played at the wire beneath the SDK (see `WIRE_FAULTS` in world.ts). */
+export type DynamoFault =
+  | "throttle_once"
+  | "throttle"
+  | "throughput"
+  | "server_error_once"
+  | "server_error"
+  | "conflict"
+  | "reset"
+  | "answer_lost_once"
+  | "answer_lost"
+  | "slow";
 export type AlignFault =
   | { type: "status"; status: number; retry_after?: number }
   | { type: "timeout" }
@@ -29,6 +40,12 @@ export interface Instruction {
   alignFault?: AlignFault;
   /** The invocation dies: before the call is sent, or after it took effect (its answer lost). */
   crash?: "before" | "after";
+  /**
+   * The call is in flight this long (virtual ms) before it lands: the clock
+   * moves on and other operations run first, so the invocation's deadline
+   * (and lease) can end mid-call while a retry takes over.
+   */
+  stallMs?: number;
 }
 
 /** Decides, per call, what happens (from the schedule). `callIndex` counts this operation's calls from 0. */
@@ -38,6 +55,8 @@ interface Waiting {
   op: number;
   call: IoCall;
   release: (instruction: Instruction) => void;
+  /** Decided already: a stalled call waiting to land. */
+  held?: Instruction;
 }
 
 /** Small seeded PRNG (mulberry32): the interleaving is a function of the seed alone. */
@@ -79,9 +98,13 @@ export class Scheduler {
   readonly trace: string[] = [];
   crashed = new Set<number>();
 
-  constructor(seed: number, planner: Planner) {
+  #advance: (ms: number) => void;
+
+  /** `advance` moves the virtual clock (a stalled call's time in flight). */
+  constructor(seed: number, planner: Planner, advance: (ms: number) => void = () => undefined) {
     this.#random = prng(seed);
     this.#planner = planner;
+    this.#advance = advance;
   }
 
   /** From now on, `planner` decides what happens to each call (the convergence phase injects nothing). */
@@ -143,20 +166,37 @@ export class Scheduler {
       const index = Math.floor(this.#random() * this.#waiting.length);
       const [next] = this.#waiting.splice(index, 1);
       if (!next) return;
+      if (next.held) {
+        this.#release(next, next.held);
+        continue;
+      }
       const callIndex = this.#calls.get(next.op) ?? 0;
       this.#calls.set(next.op, callIndex + 1);
       const instruction = this.#planner(next.op, callIndex, next.call);
-      const faults = [instruction.dynamoFault, instruction.alignFault && JSON.stringify(instruction.alignFault)];
-      const note = [...faults, instruction.crash && `crash ${instruction.crash}`].filter(Boolean).join(", ");
-      this.trace.push(`op${next.op}#${callIndex} ${next.call.label}${note ? ` [${note}]` : ""}`);
-      if (instruction.crash === "before") {
-        this.crashed.add(next.op);
-      } else {
-        this.#running += 1;
-        if (instruction.crash === "after") this.crashed.add(next.op);
+      if (instruction.stallMs !== undefined) {
+        // In flight: time passes now, and the call lands when the scheduler picks it again.
+        const { stallMs, ...rest } = instruction;
+        this.#advance(stallMs);
+        this.trace.push(`op${next.op}#${callIndex} ${next.call.label} [in flight ${stallMs / 1000} s]`);
+        this.#waiting.push({ ...next, held: rest });
+        continue;
       }
-      next.release(instruction);
+      this.#release(next, instruction, callIndex);
     }
+  }
+
+  #release(next: Waiting, instruction: Instruction, callIndex?: number): void {
+    const faults = [instruction.dynamoFault, instruction.alignFault && JSON.stringify(instruction.alignFault)];
+    const note = [...faults, instruction.crash && `crash ${instruction.crash}`].filter(Boolean).join(", ");
+    const at = callIndex === undefined ? " lands:" : `#${callIndex}`;
+    this.trace.push(`op${next.op}${at} ${next.call.label}${note ? ` [${note}]` : ""}`);
+    if (instruction.crash === "before") {
+      this.crashed.add(next.op);
+    } else {
+      this.#running += 1;
+      if (instruction.crash === "after") this.crashed.add(next.op);
+    }
+    next.release(instruction);
   }
 
   #quiet(): Promise<void> {
