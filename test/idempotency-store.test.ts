@@ -65,6 +65,17 @@ describe("IdempotencyStore", () => {
     expect(await store.begin(id, "fp", now + 10_000)).toEqual({ kind: "replay", response });
   });
 
+  it("tells each takeover when the first attempt began, across a chain of dead attempts", async () => {
+    const first = now;
+    await acquire("fp", 1_000);
+    now += 1_001;
+    const second = await acquire("fp", 1_000);
+    expect(second).toMatchObject({ uncertain: true, earlierAt: first });
+    now += 1_001;
+    const third = await acquire("fp", 1_000);
+    expect(third).toMatchObject({ uncertain: true, earlierAt: first });
+  });
+
   it("does not take over an expired lease for another body", async () => {
     await acquire("fp", 1_000);
     now += 1_001;
