@@ -275,7 +275,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     }
     // Sessions, not requests: Align hands an open session back to a second request, and a retry that asks
     // again because Align still shows an older session opens the key's first one.
-    const sessions = (state as unknown as { kyc_sessions?: unknown[] }).kyc_sessions?.length ?? 0;
+    const sessions = state.kyc_sessions_opened;
     const opened = sessions - sessionsSeen;
     sessionsSeen = sessions;
     if (

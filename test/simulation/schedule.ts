@@ -2,6 +2,8 @@
  * Schedules: what one simulation run does, drawn by fast-check from a seed
  * (so failures shrink to a small schedule) and printable as readable steps.
  */
+
+import type { KycSessions } from "@align-onboarding/align-sandbox";
 import fc from "fast-check";
 import type { AlignFault, DynamoFault } from "./scheduler.js";
 import type { RunWorld } from "./world.js";
@@ -203,6 +205,7 @@ const contest: fc.Arbitrary<Wave> = fc
 const runWorld: fc.Arbitrary<RunWorld> = fc.record({
   indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
   alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, 60_000, 10 * 365 * 24 * 60 * 60 * 1000),
+  kycSessions: fc.constantFrom<KycSessions>("reuse_active", "per_request"),
 });
 
 export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
@@ -259,7 +262,8 @@ export function describeSchedule(schedule: Schedule): string {
   const lines = [
     `interleaving seed ${schedule.interleaving}, table ${schedule.table}` +
       (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
-      (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : ""),
+      (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : "") +
+      (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : ""),
   ];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);

@@ -17,7 +17,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Align, type FetchLike, httpFetch } from "@align-onboarding/align";
-import { type AlignSandbox, startAlignSandbox } from "@align-onboarding/align-sandbox";
+import { type AlignSandbox, type KycSessions, startAlignSandbox } from "@align-onboarding/align-sandbox";
 import { createRuntime, Logger, loadConfig, type Runtime, setClock, setRuntime } from "@align-onboarding/core";
 import { type EmbeddedDynamo, ensureTable, openDynamoDbLocal, startEmbeddedDynamo } from "@align-onboarding/local";
 import { DeleteTableCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
@@ -56,6 +56,8 @@ export interface RunWorld {
   indexLagMs: number;
   /** Align's clock ahead of ours (ms): events dated in our future, a far-future one among them. */
   alignSkewMs: number;
+  /** What Align does with a KYC start while a session is open: hand it back, or open another. */
+  kycSessions: KycSessions;
 }
 
 export interface World {
@@ -151,6 +153,7 @@ export async function startWorld(): Promise<World> {
       alignSkewMs = runWorld?.alignSkewMs ?? 0;
       fired = {};
       sandbox.reset();
+      sandbox.setKycSessions(runWorld?.kycSessions ?? "reuse_active");
       sandbox.clearFaults();
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
         url: "http://127.0.0.1:9/simulation",

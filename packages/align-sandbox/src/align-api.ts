@@ -22,7 +22,19 @@ export interface ApiContext {
   now: () => number;
   /** What create answers (see {@link CreateAnswer}). */
   createAnswer: CreateAnswer;
+  /** What a second KYC start does while a session is open (see {@link KycSessions}). */
+  kycSessions: KycSessions;
 }
+
+/**
+ * What `POST /v0/customers/{id}/kycs` does while the customer's session is
+ * still open: `reuse_active` hands that session back (the default); or
+ * `per_request`, every request opens a new session that replaces the open
+ * one (a reading of Align's advice that integrations reuse `kyc_flow_link`
+ * "rather than opening a new session each time"). Approved customers get no
+ * new session either way.
+ */
+export type KycSessions = "reuse_active" | "per_request";
 
 type FieldError = { path: string[]; message: string };
 
@@ -207,7 +219,7 @@ function createKycSession(ctx: ApiContext, params: Record<string, string>, raw: 
     startKyc(ctx, customer);
   } else if (customer.kycs.status !== "approved") {
     const current = sessionOf(ctx, customer);
-    if (!current || !isActive(ctx, current)) {
+    if (ctx.kycSessions === "per_request" || !current || !isActive(ctx, current)) {
       customer.kycs = { ...customer.kycs, kyc_flow_link: openSession(ctx, customer).kyc_flow_link };
       ctx.state.putCustomer(customer);
     }

@@ -1,4 +1,4 @@
-export { KycRefusal } from "./align-api.js";
+export { KycRefusal, type KycSessions } from "./align-api.js";
 export type {
   DeliveryOptions,
   DeliveryRef,

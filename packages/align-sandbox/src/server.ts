@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ApiContext, decideKyc, handleAlignRoute, isActive } from "./align-api.js";
+import { type ApiContext, decideKyc, handleAlignRoute, isActive, type KycSessions } from "./align-api.js";
 import {
   DeliveryNotHeldError,
   type DeliveryOptions,
@@ -63,6 +63,8 @@ export interface AlignSandboxOptions {
   emailFilter?: EmailFilter;
   /** How long a KYC flow link works (default 24 hours, assumed: Align says links expire, not when). */
   kycLinkTtlMs?: number;
+  /** What a KYC start does while a session is open (default `reuse_active`; see `KycSessions`). */
+  kycSessions?: KycSessions;
   /**
    * What create answers (opt-in older shape): `customer` (default: 200,
    * `kycs: null`) or `with_kycs` (201, `kycs` already `{ status: "pending",
@@ -106,6 +108,8 @@ export interface AlignSandboxOptions {
 }
 
 export interface AlignSandbox {
+  /** Changes what a KYC start does while a session is open (a simulation draws it per run). */
+  setKycSessions(mode: KycSessions): void;
   /** Base URL, e.g. `http://127.0.0.1:3001` (paths start with `/v0`). */
   readonly url: string;
   readonly port: number;
@@ -230,6 +234,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     kycLinkTtlMs,
     now,
     createAnswer: dialect.createAnswer,
+    kycSessions: options.kycSessions ?? "reuse_active",
   };
   /**
    * Makes what the last handler changed durable, then queues its events: no
@@ -504,6 +509,9 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     state: () => state.snapshot(),
     profile: { name: profileName, ...profile },
     dialect: structuredClone(dialect),
+    setKycSessions: (mode: KycSessions) => {
+      ctx.kycSessions = mode;
+    },
     decideKyc: async (customerId, status) => {
       const customer = state.customers.get(customerId);
       if (!customer) throw new Error(`No customer ${customerId}`);

@@ -138,7 +138,11 @@ export class SandboxState {
     this.onChange?.({ op: "customer", customer });
   }
 
+  /** KYC sessions opened since the last reset (a replaced session still counts once). */
+  sessionsOpened = 0;
+
   putSession(session: KycSession): void {
+    if (this.sessions.get(session.customer_id)?.kyc_flow_link !== session.kyc_flow_link) this.sessionsOpened += 1;
     this.sessions.set(session.customer_id, session);
     this.onChange?.({ op: "session", session });
   }
@@ -191,6 +195,7 @@ export class SandboxState {
     this.emails.clear();
     this.webhooks.clear();
     this.sessions.clear();
+    this.sessionsOpened = 0;
     this.deliveries.length = 0;
     this.requests.length = 0;
     // A new world: its events are ordered from its own clock again (a virtual one may have been rewound).
@@ -213,6 +218,7 @@ export class SandboxState {
       customers: [...this.customers.values()].map((customer) => structuredClone(customer)),
       webhooks: [...this.webhooks.values()].map((webhook) => ({ ...webhook })),
       kyc_sessions: [...this.sessions.values()].map((session) => ({ ...session })),
+      kyc_sessions_opened: this.sessionsOpened,
       deliveries: this.deliveries.map((delivery) => structuredClone(delivery)),
       requests: this.requests.map((entry) => ({ ...entry })),
     };

@@ -140,3 +140,24 @@ describe("KYC session expiry on the virtual clock", () => {
     expect(await approve(id)).toMatchObject({ status: 200, json: {} });
   });
 });
+
+describe("a KYC start while a session is open", () => {
+  const link = (answer: { json: Record<string, unknown> }) =>
+    (answer.json.kycs as { kyc_flow_link: string }).kyc_flow_link;
+
+  it("hands the open session back by default, and opens another per request when told to", async () => {
+    const id = (await api("POST", "/v0/customers", alice)).json.customer_id as string;
+    const first = link(await api("POST", `/v0/customers/${id}/kycs`));
+    expect(link(await api("POST", `/v0/customers/${id}/kycs`))).toBe(first);
+    expect(sandbox.state().kyc_sessions_opened).toBe(1);
+    sandbox.setKycSessions("per_request");
+    try {
+      const second = link(await api("POST", `/v0/customers/${id}/kycs`));
+      expect(second).not.toBe(first);
+      expect(sandbox.state().kyc_sessions_opened).toBe(2);
+      expect((await api("GET", `/v0/customers/${id}`)).json.kycs).toMatchObject({ kyc_flow_link: second });
+    } finally {
+      sandbox.setKycSessions("reuse_active");
+    }
+  });
+});
