@@ -264,11 +264,13 @@ export async function startKyc(
         ...(issuedUnseen && seenAt === undefined && linkAt !== undefined ? { linkIssuedAt: linkAt } : {}),
       };
       await runtime.customers.observe(customerId, observation, readAt, record);
-      if (issuedUnseen) {
-        invocation.annotate({ event: "kyc_session_converged", customer_id: customerId });
-        return jsonResult(request.requestId, 201, { kycs: projectCustomer(latest).kycs });
-      }
       record = (await runtime.customers.get(customerId)) ?? record;
+      if (issuedUnseen) {
+        // Answered as recorded: what a caller is told is what it will read back (the ordering rule may
+        // have kept a copy it judges newer than this read).
+        invocation.annotate({ event: "kyc_session_converged", customer_id: customerId });
+        return jsonResult(request.requestId, 201, { kycs: record.customer.kycs });
+      }
     }
     const open = latest.kycs;
     // Approved is final: there is no session to open, whatever was asked.
