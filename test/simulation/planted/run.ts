@@ -11,7 +11,17 @@
  * counts as caught only by what it broke.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,8 +37,10 @@ const { values } = parseArgs({
   },
 });
 
-/** What the copy holds: the source the simulation runs, and the configs it reads. */
-const SOURCE = ["packages", "functions", "infra", "test", "package.json", "tsconfig.json", "biome.json"];
+/** What the copy holds: the source the simulation runs, and the configs and scripts it reads. */
+const SOURCE = ["packages", "functions", "infra", "scripts", "test", "package.json", "tsconfig.json", "biome.json"];
+/** Linked, not copied: fetched tools (DynamoDB Local's jar), which some runs' worlds start. */
+const LINKED = [".data"];
 
 /**
  * A copy of the repository's source, with a `node_modules` of links to the
@@ -42,6 +54,7 @@ function copyRepository(): string {
       filter: (source) => !source.includes("/node_modules") && !source.includes("/dist/"),
     });
   }
+  for (const entry of LINKED) if (existsSync(join(root, entry))) symlinkSync(join(root, entry), join(dir, entry));
   const modules = join(dir, "node_modules");
   mkdirSync(modules);
   for (const entry of readdirSync(join(root, "node_modules"))) {
@@ -109,6 +122,12 @@ try {
     `unplanted code: ${baseline.violations.length} violations in ${baseline.schedules} schedules (looked past below)` +
       `${baseline.violations.length ? `: ${[...new Set(baseline.violations.map((v) => v.replace(/^\d+\|/, "")))].join("; ")}` : ""}`,
   );
+  if (baseline.invariant.startsWith("(the run failed")) {
+    // Every plant would "fail" the same way: that is the copy's fault, not a catch.
+    throw new Error(
+      `the unplanted code's run failed in the copy: ${baseline.invariant}\n${baseline.output.slice(-2000)}`,
+    );
+  }
   const known = join(dir, "known-violations.json");
   writeFileSync(known, JSON.stringify(baseline.violations));
   // A violation of an invariant the unplanted code also violates (elsewhere in the run) may be that defect met
