@@ -247,7 +247,9 @@ export async function startKyc(
       // Align may hold a session our copy does not show yet, or shows without its issue instant (its
       // webhook came first), or one issued since the earlier attempt began: that session is the earlier
       // attempt's answer (a session issued after the request began is as new as it asked for), whatever
-      // its status now. One session per key. A link whose issue we never saw is dated at that start.
+      // its status now. One session per key. A link whose issue we never saw is dated when this read saw it:
+      // the latest it can have been issued, so a newer session is never judged older than it, and a later
+      // request never takes it for one issued before it began when it was issued after.
       const readAt = now();
       latest = await runtime.align.customers.get(customerId, invocation.alignOptions());
       const link = latest.kycs?.kyc_flow_link;
@@ -257,7 +259,7 @@ export async function startKyc(
         typeof link === "string" &&
         link !== "" &&
         (seenAt === undefined || (earlierAt !== undefined && seenAt >= earlierAt));
-      if (issuedUnseen) linkAt = seenAt ?? earlierAt ?? readAt;
+      if (issuedUnseen) linkAt = seenAt ?? readAt;
       const observation = {
         customer: latest,
         asOf: readAt,
