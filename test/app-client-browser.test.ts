@@ -15,23 +15,18 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cors } from "../functions/routes.js";
 
 type ClientModule = typeof import("@align-onboarding/client");
 
+import { chromiumPath, launchChromium, NO_CHROMIUM } from "./support/chromium.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = `${root}packages/client/dist`;
-const executablePath = [
-  process.env.CHROMIUM_PATH,
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-].find((path): path is string => path !== undefined && path !== "" && existsSync(path));
-const reason = "no Chromium executable (set CHROMIUM_PATH or `apt-get install chromium`)";
+const executablePath = chromiumPath;
+const reason = NO_CHROMIUM;
 if (!executablePath) console.log(`app-client-browser.test.ts: the Chromium flow skipped: ${reason}`);
 
 let t: TestStack;
@@ -109,11 +104,7 @@ describe.skipIf(!executablePath)(
   `the built client in headless Chromium${executablePath ? "" : ` (skipped: ${reason})`}`,
   () => {
     it("onboards end to end from another origin: create, request id, KYC, sandbox approval, wait, list", async () => {
-      const browser = await chromium.launch({
-        ...(executablePath ? { executablePath } : {}),
-        headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-      });
+      const browser = await launchChromium();
       try {
         const tab = await browser.newPage();
         const errors: string[] = [];

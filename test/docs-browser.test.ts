@@ -1,26 +1,10 @@
-/**
- * The API reference `npm start` serves at /docs, in a real headless Chromium
- * (Debian's `chromium` package, driven by playwright-core): it loads with no
- * console errors and no request off this machine, lists every operation, and
- * "Try it out" of GET /customers with a token answers 200.
- *
- * The one test that may skip: without a Chromium executable (CHROMIUM_PATH,
- * /usr/bin/chromium, ...) it says so in its name and on stdout. .ci/run
- * installs Debian's chromium where it can.
- */
-import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../functions/routes.js";
+import { chromiumPath, launchChromium, NO_CHROMIUM } from "./support/chromium.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
 
-const executablePath = [
-  process.env.CHROMIUM_PATH,
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-].find((path): path is string => path !== undefined && path !== "" && existsSync(path));
-const reason = "no Chromium executable (set CHROMIUM_PATH or `apt-get install chromium`)";
+const executablePath = chromiumPath;
+const reason = NO_CHROMIUM;
 if (!executablePath) console.log(`docs-browser.test.ts skipped: ${reason}`);
 
 let t: TestStack;
@@ -34,11 +18,7 @@ describe.skipIf(!executablePath)(
     afterAll(() => t?.close());
 
     it("loads offline with no console errors, lists every operation, and Try it out GET /customers answers 200", async () => {
-      const browser = await chromium.launch({
-        ...(executablePath ? { executablePath } : {}),
-        headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const errors: string[] = [];
@@ -94,11 +74,7 @@ describe.skipIf(!executablePath)(
     }, 60_000);
 
     it("offers the dev token, keeps it across a reload, names the create body's shapes, and each Execute is a new create", async () => {
-      const browser = await chromium.launch({
-        ...(executablePath ? { executablePath } : {}),
-        headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
         const errors: string[] = [];
