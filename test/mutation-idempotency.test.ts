@@ -123,6 +123,20 @@ describe("IdempotencyStore.begin: in progress and takeover", () => {
     expect((await itemOf())?.fingerprint?.S).toBe("another-body");
   });
 
+  it("a takeover carries the first attempt's start in its own lock write: dying right after it loses nothing (long-run simulation, seed 20261208)", async () => {
+    const first = now;
+    await acquire("fp", 1_000);
+    now += 1_001;
+    // The second attempt takes over and dies at once: any write it would make after its lock never lands.
+    faults.add({ command: "UpdateItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_before" });
+    expect(await acquire("fp", 1_000)).toMatchObject({ uncertain: true, earlierAt: first });
+    expect((await itemOf())?.first_attempt_at?.S).toBe(new Date(first).toISOString());
+    faults.clear();
+    now += 1_001;
+    // The third still learns when the first began: a KYC start's retry recognises the first attempt's session.
+    expect(await acquire("fp", 1_000)).toMatchObject({ uncertain: true, earlierAt: first });
+  });
+
   it("does not replay a completed record to another body, nor take a live lock for another body", async () => {
     await acquire("fp", 60_000);
     expect(await store.begin(id, "other", now + 1_000)).toEqual({ kind: "mismatch" });
@@ -131,10 +145,10 @@ describe("IdempotencyStore.begin: in progress and takeover", () => {
 });
 
 describe("IdempotencyStore.begin: a write whose outcome is unknown", () => {
-  it("a lock that reached the table before the connection dropped is ours, as uncertain, with the stored token", async () => {
+  it("a fresh lock that reached the table before the connection dropped is ours, certain (its condition says nothing live was there), with the stored token", async () => {
     faults.add({ command: "PutItemCommand", keyPrefix: `IDEMPOTENCY#${id}`, kind: "drop_after" });
     const begun = await store.begin(id, "fp", now + 10_000);
-    expect(begun).toMatchObject({ kind: "acquired", uncertain: true });
+    expect(begun).toMatchObject({ kind: "acquired", uncertain: false });
     if (begun.kind !== "acquired") throw new Error("unreachable");
     expect((await itemOf())?.lock_token?.S).toBe(begun.token);
     expect(await store.complete(id, begun.token, response)).toBe(true);

@@ -5,6 +5,7 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  type PutItemCommandInput,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   type Update,
@@ -78,12 +79,38 @@ type Item = Record<string, AttributeValue>;
  * equivalent to the nested form, and dynalite's parser backtracks on nested
  * brackets (milliseconds per request).
  */
-export const BEGIN_CONDITION =
-  "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND #state = :open) OR " +
-  "(fingerprint = :fingerprint AND #state = :locked AND lease_expires_at < :now_ms)";
+/** A fresh request's lock: nothing live is there (a record past its 24 hours is forgotten). */
+export const BEGIN_CONDITION = "attribute_not_exists(pk) OR expires_at < :now_s";
 
 /** A conditional update of another item that belongs with a completion (see {@link IdempotencyStore.completeWith}). */
 export type CompanionUpdate = Update;
+
+/**
+ * A lock's condition: fresh (nothing live there), or exactly the record it
+ * replaces: its token, else (a record written without one) its creation.
+ */
+function lockCondition(
+  replaced: Item | undefined,
+  nowSeconds: number,
+): Pick<PutItemCommandInput, "ConditionExpression" | "ExpressionAttributeValues"> {
+  if (replaced === undefined) {
+    return { ConditionExpression: BEGIN_CONDITION, ExpressionAttributeValues: { ":now_s": { N: String(nowSeconds) } } };
+  }
+  const token = replaced.lock_token?.S;
+  if (token !== undefined) {
+    return { ConditionExpression: "lock_token = :replaced", ExpressionAttributeValues: { ":replaced": { S: token } } };
+  }
+  const created = replaced.created_at?.S;
+  return created === undefined
+    ? { ConditionExpression: "attribute_not_exists(lock_token) AND attribute_not_exists(created_at)" }
+    : {
+        ConditionExpression: "attribute_not_exists(lock_token) AND created_at = :replaced",
+        ExpressionAttributeValues: { ":replaced": { S: created } },
+      };
+}
+
+/** A lock write's outcome: ours, or the item that refused it. */
+type LockOutcome = { kind: "locked"; token: string } | { kind: "refused"; current: Item | undefined };
 
 export interface IdempotencyStoreOptions {
   /** The table takes TransactWriteItems (DynamoDB does, dynalite does not). Default false. */
@@ -120,89 +147,108 @@ export class IdempotencyStore {
   }
 
   /**
-   * absent | expired | open | locked past its lease -> `locked`, or says why
-   * not. One conditional PutItem; where the store does not return the old item
-   * on a failed condition (dynalite), one consistent GetItem more.
+   * absent | expired -> `locked` (a fresh request); open | locked past its
+   * lease -> `locked` (a takeover: `uncertain`, with the first attempt's
+   * start), or says why not. One conditional PutItem for a fresh request; a
+   * takeover is a second PutItem conditioned on the very lock it replaces, so
+   * the first attempt's start is carried in the same write that takes the
+   * lock: a chain of attempts that die at any point keeps it. Where the store
+   * does not return the old item on a failed condition (dynalite), one
+   * consistent GetItem more.
    */
   async begin(id: string, fingerprint: string, leaseUntilMs: number): Promise<BeginResult> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    /** What the last refusal showed; undefined: nothing known, try a fresh lock. */
+    let current: Item | undefined;
+    for (let write = 0; write < 3; write++) {
       const now = this.#now();
-      const nowSeconds = Math.floor(now / 1000);
-      const token = randomUUID();
-      try {
-        const output = await this.#db.send(
-          new PutItemCommand({
-            TableName: this.#table,
-            Item: {
-              ...itemKey(ItemKind.Idempotency, id),
-              state: { S: RecordState.Locked },
-              fingerprint: { S: fingerprint },
-              lock_token: { S: token },
-              lease_expires_at: { N: String(leaseUntilMs) },
-              expires_at: { N: String(nowSeconds + IDEMPOTENCY_TTL_SECONDS) },
-              created_at: { S: new Date(now).toISOString() },
-            },
-            ConditionExpression: BEGIN_CONDITION,
-            ExpressionAttributeNames: { "#state": "state" },
-            ExpressionAttributeValues: {
-              ":now_s": { N: String(nowSeconds) },
-              ":now_ms": { N: String(now) },
-              ":open": { S: RecordState.Open },
-              ":locked": { S: RecordState.Locked },
-              ":fingerprint": { S: fingerprint },
-            },
-            ReturnValues: "ALL_OLD",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        const previous = output.Attributes;
-        // Taking over a live `open` or `locked` record: an earlier attempt may have changed Align.
-        const uncertain = previous !== undefined && Number(previous.expires_at?.N ?? 0) >= nowSeconds;
-        if (!uncertain) return { kind: "acquired", token, uncertain };
-        // The first attempt's start, carried across takeovers (a chain of dead attempts keeps the first).
-        const earlierAt = Date.parse(previous.first_attempt_at?.S ?? previous.created_at?.S ?? "");
-        if (Number.isNaN(earlierAt)) return { kind: "acquired", token, uncertain };
-        await this.#db
-          .send(
-            new UpdateItemCommand({
-              TableName: this.#table,
-              Key: itemKey(ItemKind.Idempotency, id),
-              UpdateExpression: "SET first_attempt_at = :first",
-              ConditionExpression: "lock_token = :token",
-              ExpressionAttributeValues: { ":first": { S: new Date(earlierAt).toISOString() }, ":token": { S: token } },
-            }),
-          )
-          .catch(() => undefined); // only a hint for a later takeover: losing it costs nothing now
-        return { kind: "acquired", token, uncertain, earlierAt };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) {
-          // The write's outcome is unknown (say, the connection dropped): read it back. Having lost the
-          // old item, assume an earlier attempt may have run; that only enables convergence checks.
-          if ((await this.#read(id).catch(() => undefined))?.lock_token?.S === token) {
-            return { kind: "acquired", token, uncertain: true };
-          }
-          throw error;
-        }
-        const current = error.Item ?? (await this.#read(id));
-        // Our own put, resent by the SDK after it had applied: the lock is ours. What it replaced was lost
-        // with the first answer, so an earlier attempt may have run.
-        if (current?.lock_token?.S === token) return { kind: "acquired", token, uncertain: true };
-        if (!current || Number(current.expires_at?.N ?? 0) < nowSeconds) continue; // gone or expired meanwhile
+      const live = current !== undefined && Number(current.expires_at?.N ?? 0) >= Math.floor(now / 1000);
+      if (current !== undefined && live) {
         if (current.fingerprint?.S !== fingerprint) return { kind: "mismatch" };
-        const state = current.state?.S;
-        if (state === RecordState.Completed && current.response?.S) {
+        if (current.state?.S === RecordState.Completed && current.response?.S) {
           return { kind: "replay", response: JSON.parse(current.response.S) as StoredResponse };
         }
-        if (state === RecordState.Locked) {
-          const leaseLeft = Number(current.lease_expires_at?.N ?? 0) - now;
-          if (leaseLeft >= 0) {
-            return { kind: "in_progress", retryAfterSeconds: Math.min(5, Math.max(1, Math.ceil(leaseLeft / 1000))) };
-          }
+        const leaseLeft = Number(current.lease_expires_at?.N ?? 0) - now;
+        if (current.state?.S === RecordState.Locked && leaseLeft >= 0) {
+          return { kind: "in_progress", retryAfterSeconds: Math.min(5, Math.max(1, Math.ceil(leaseLeft / 1000))) };
         }
-        // Released or past its lease between our write and our read: try to take it over.
       }
+      // Open, or locked past its lease: taken over by replacing exactly that record. A live one's earlier
+      // attempt may have changed Align (`uncertain`); its first start is carried into our lock.
+      const state = current?.state?.S;
+      const leasePast = current?.lease_expires_at?.N !== undefined && Number(current.lease_expires_at.N) < now;
+      const replaces =
+        current?.fingerprint?.S === fingerprint &&
+        (state === RecordState.Open || (state === RecordState.Locked && leasePast))
+          ? current
+          : undefined;
+      const uncertain = replaces !== undefined && live;
+      const earlier = uncertain ? Date.parse(replaces.first_attempt_at?.S ?? replaces.created_at?.S ?? "") : now;
+      const earlierAt = Number.isNaN(earlier) ? undefined : earlier;
+      const outcome = await this.#lock(id, fingerprint, leaseUntilMs, now, replaces, earlierAt);
+      if (outcome.kind === "locked") {
+        return {
+          kind: "acquired",
+          token: outcome.token,
+          uncertain,
+          ...(uncertain && earlierAt !== undefined ? { earlierAt } : {}),
+        };
+      }
+      current = outcome.current;
     }
     return { kind: "in_progress", retryAfterSeconds: 1 };
+  }
+
+  /**
+   * One conditional PutItem of a lock that records `firstAttemptAt` (when
+   * known): fresh (nothing live there), or replacing exactly `replaced` (its
+   * token, else its creation). `locked` when the write applied: also when the
+   * SDK resent it after it had applied, or when the connection failed and a
+   * read shows it; else the item that refused it (undefined: gone).
+   */
+  async #lock(
+    id: string,
+    fingerprint: string,
+    leaseUntilMs: number,
+    now: number,
+    replaced: Item | undefined,
+    firstAttemptAt: number | undefined,
+  ): Promise<LockOutcome> {
+    const nowSeconds = Math.floor(now / 1000);
+    const token = randomUUID();
+    try {
+      await this.#db.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            ...itemKey(ItemKind.Idempotency, id),
+            state: { S: RecordState.Locked },
+            fingerprint: { S: fingerprint },
+            lock_token: { S: token },
+            lease_expires_at: { N: String(leaseUntilMs) },
+            expires_at: { N: String(nowSeconds + IDEMPOTENCY_TTL_SECONDS) },
+            created_at: { S: new Date(now).toISOString() },
+            ...(firstAttemptAt === undefined
+              ? {}
+              : { first_attempt_at: { S: new Date(firstAttemptAt).toISOString() } }),
+          },
+          ...lockCondition(replaced, nowSeconds),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { kind: "locked", token };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        // The write's outcome is unknown (say, the connection dropped): read it back.
+        if ((await this.#read(id).catch(() => undefined))?.lock_token?.S === token) {
+          return { kind: "locked", token };
+        }
+        throw error;
+      }
+      const current = error.Item ?? (await this.#read(id));
+      // Our own put, resent by the SDK after it had applied: the lock is ours, and we know what it replaced.
+      if (current?.lock_token?.S === token) return { kind: "locked", token };
+      return { kind: "refused", current };
+    }
   }
 
   /**
