@@ -167,6 +167,7 @@ const REACH_LABELS: Record<keyof Reach, string> = {
   mixedCaseCreates: "mixed-case creates",
   promptDeliveries: "events delivered as published",
   redeliveries: "redeliveries of earlier bytes",
+  staleRedeliveries: "of them, events whose customer had moved on at Align",
   deadlinesMidCall: "calls in flight past a deadline",
   gets200: "GETs answered 200",
   gets404: "GETs answered 404",
