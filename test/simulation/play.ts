@@ -40,6 +40,7 @@ export const REACH = [
   "promptDeliveries",
   "redeliveries",
   "staleRedeliveries",
+  "olderSessionRedeliveries",
   "deadlinesMidCall",
   "gets200",
   "gets404",
@@ -284,6 +285,9 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         // Seen right after the call that issued it (this hook runs after every Align call).
         const stalled = op !== undefined && (late.has(op) || plans.get(op)?.stall !== undefined);
         linkIssued.set(link, { at: world.now(), prompt: !stalled });
+        // A new session of a customer with an older one (no event of its own): Align may yet redeliver the older.
+        const first = eventSaid.findIndex((earlier) => earlier.customer === customer.customer_id);
+        if (first >= 0 && eventSaid[first]?.link !== link && random() < LATER_REDELIVERY) redeliverLater.push(first);
       }
       if (link) {
         const links = issued.get(customer.customer_id) ?? new Set<string>();
@@ -374,7 +378,11 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     if (newest === undefined) return { kind: "create", caller, email: (caller + key) % EMAILS, key, plan };
     const rank = progress.get(`${caller}|${newest}`) ?? 0;
     if (rank === 0) return { kind: "kyc", caller, target: 0, key, plan };
-    if (rank === 1) return { kind: "simulate", caller, target: 0, key, plan };
+    // Pending: approve it, or (a user back after a while, key index 2) ask for a new session first.
+    if (rank === 1)
+      return key === 2
+        ? { kind: "kyc", caller, target: 0, key, plan }
+        : { kind: "simulate", caller, target: 0, key, plan };
     // Approved: the app reads it, lists, or (a returning user) starts KYC again and must be told it is approved.
     if (key === 0) return { kind: "get", caller, target: 0, plan };
     return key === 1 ? { kind: "kyc", caller, target: 0, key: 2, plan } : { kind: "list", caller, plan };
@@ -641,6 +649,14 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     callOf.set(opId, call);
     if (call.delivery === "redelivery" || call.delivery === "stale") reach.redeliveries += 1;
     if (call.delivery === "stale") reach.staleRedeliveries += 1;
+    if (call.kind === "deliver" && call.body && call.delivery !== "forged") {
+      const event = JSON.parse(call.body) as { entity_id?: string };
+      const said = eventSaid[events.indexOf(call.body)];
+      const current = alignCustomers().find((customer) => customer.customer_id === event.entity_id)?.kycs
+        ?.kyc_flow_link;
+      if (said?.link && current && said.link !== current && movesBackToOlderSession(current, said.link))
+        reach.olderSessionRedeliveries += 1;
+    }
     if (call.idempotency) {
       requests.set(call.idempotency, call);
       const running = inFlight.get(call.idempotency) ?? 0;

@@ -220,7 +220,7 @@ export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
       }),
     },
     { weight: 1, arbitrary: contest },
-    { weight: 1, arbitrary: advance },
+    { weight: 2, arbitrary: advance },
   );
   return fc.record({
     interleaving: fc.nat(),
