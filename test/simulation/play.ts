@@ -39,6 +39,8 @@ export const REACH = [
   "mixedCaseCreates",
   "promptDeliveries",
   "redeliveries",
+  "staleRedeliveries",
+  "olderSessionRedeliveries",
   "deadlinesMidCall",
   "gets200",
   "gets404",
@@ -89,6 +91,12 @@ const NAMES = ["Ada", "Grace", "Edsger"] as const;
 const OLD_FORMAT_DELIVERY = 0.15;
 /** Events Align delivers as it publishes them (the rest wait for a redelivery or the GET refresh). */
 const PROMPT_DELIVERY = 0.85;
+/**
+ * The share of events after which Align also redelivers the customer's first
+ * event again, later (with the next wave, after any time that passed): the
+ * at-least-once redelivery that brings an old state back after a newer one.
+ */
+const LATER_REDELIVERY = 0.6;
 const sub = (caller: number) => `sim-user-${caller}`;
 /** The key index decides the spelling: the same email, three ways. */
 const SPELLINGS = [
@@ -158,8 +166,8 @@ interface Call {
   signature?: string;
   /** `route|caller|key` for idempotent requests. */
   idempotency?: string;
-  /** A delivery: as Align published it, or a redelivery of the same bytes. */
-  delivery?: "prompt" | "redelivery" | "forged";
+  /** A delivery: as Align published it, or a redelivery of the same bytes (`stale`: its customer moved on since). */
+  delivery?: "prompt" | "redelivery" | "stale" | "forged";
 }
 
 function describeCall(call: Call): string {
@@ -239,6 +247,12 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
   const expiredEmails = new Set<string>();
   /** Events as Align recorded them, with `created_at` moved onto the virtual clock. */
   const events: string[] = [];
+  /** What each event said (by index in `events`): its customer and that customer's KYC as published. */
+  const eventSaid: { customer: string; status: string | undefined; link: string | undefined }[] = [];
+  /** When Align issued each KYC link (virtual ms), and whether the call that issued it ran without a stall. */
+  const linkIssued = new Map<string, { at: number; prompt: boolean }>();
+  /** Events (by index) Align will deliver again with the next wave. */
+  const redeliverLater: number[] = [];
   let deliveriesSeen = 0;
   /** Which create made each Align customer: the caller and what it asked for. */
   const madeBy = new Map<string, { caller: number; detail: string }>();
@@ -267,6 +281,14 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         madeBy.set(customer.customer_id, { caller: call.caller, detail: requestDetail(customer) });
       }
       const link = customer.kycs?.kyc_flow_link;
+      if (link && !linkIssued.has(link)) {
+        // Seen right after the call that issued it (this hook runs after every Align call).
+        const stalled = op !== undefined && (late.has(op) || plans.get(op)?.stall !== undefined);
+        linkIssued.set(link, { at: world.now(), prompt: !stalled });
+        // A new session of a customer with an older one (no event of its own): Align may yet redeliver the older.
+        const first = eventSaid.findIndex((earlier) => earlier.customer === customer.customer_id);
+        if (first >= 0 && eventSaid[first]?.link !== link && random() < LATER_REDELIVERY) redeliverLater.push(first);
+      }
       if (link) {
         const links = issued.get(customer.customer_id) ?? new Set<string>();
         links.add(link);
@@ -299,6 +321,14 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       const { entity_object: _object, ...named } = event;
       const body = random() < OLD_FORMAT_DELIVERY ? JSON.stringify(named) : delivery.body;
       events.push(body);
+      const said = event.entity_object as { kycs?: { status?: string; kyc_flow_link?: string } | null } | undefined;
+      eventSaid.push({
+        customer: String(event.entity_id),
+        status: said?.kycs?.status,
+        link: said?.kycs?.kyc_flow_link,
+      });
+      const first = eventSaid.findIndex((earlier) => earlier.customer === String(event.entity_id));
+      if (first < events.length - 1 && random() < LATER_REDELIVERY) redeliverLater.push(first);
       // Delivered as published: it races the operation that caused it (and may overtake our own write).
       if (random() < PROMPT_DELIVERY) {
         reach.promptDeliveries += 1;
@@ -348,10 +378,32 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     if (newest === undefined) return { kind: "create", caller, email: (caller + key) % EMAILS, key, plan };
     const rank = progress.get(`${caller}|${newest}`) ?? 0;
     if (rank === 0) return { kind: "kyc", caller, target: 0, key, plan };
-    if (rank === 1) return { kind: "simulate", caller, target: 0, key, plan };
+    // Pending: approve it, or (a user back after a while, key index 2) ask for a new session first.
+    if (rank === 1)
+      return key === 2
+        ? { kind: "kyc", caller, target: 0, key, plan }
+        : { kind: "simulate", caller, target: 0, key, plan };
     // Approved: the app reads it, lists, or (a returning user) starts KYC again and must be told it is approved.
     if (key === 0) return { kind: "get", caller, target: 0, plan };
     return key === 1 ? { kind: "kyc", caller, target: 0, key: 2, plan } : { kind: "list", caller, plan };
+  };
+
+  /** Whether the customer of event `index` has moved on at Align since it was published. */
+  const hasMovedOn = (index: number) => {
+    const said = eventSaid[index];
+    const now = alignCustomers().find((customer) => customer.customer_id === said?.customer)?.kycs;
+    return said !== undefined && (now?.status !== said.status || now?.kyc_flow_link !== said.link);
+  };
+  /** Align's later redelivery of event `index`: the same bytes. */
+  const redelivery = (index: number): Call => {
+    const body = events[index] as string;
+    return {
+      kind: "deliver",
+      caller: undefined,
+      body,
+      signature: signPayload(body, SIM_KEY),
+      delivery: hasMovedOn(index) ? "stale" : "redelivery",
+    };
   };
 
   const resolve = (op: Op): Call => {
@@ -391,7 +443,14 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         };
       }
       case "deliver": {
-        const sent = events.length === 0 ? "{}" : (events[op.event % events.length] as string);
+        // A stale one: an event whose customer has moved on at Align since (approved, or another session).
+        const movedOn = events.map((_, index) => index).filter(hasMovedOn);
+        const sent =
+          events.length === 0
+            ? "{}"
+            : op.mode === "stale" && movedOn.length > 0
+              ? (events[movedOn[op.event % movedOn.length] as number] as string)
+              : (events[op.event % events.length] as string);
         const forged = op.mode === "forged";
         const body = forged ? forge(sent) : sent;
         return {
@@ -399,7 +458,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
           caller: undefined,
           body,
           signature: signPayload(body, forged ? "not-the-key" : SIM_KEY),
-          delivery: forged ? "forged" : "redelivery",
+          delivery: forged ? "forged" : op.mode === "stale" && movedOn.length > 0 ? "stale" : "redelivery",
         };
       }
     }
@@ -588,7 +647,16 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     stats.operations += 1;
     plans.set(opId, plan);
     callOf.set(opId, call);
-    if (call.delivery === "redelivery") reach.redeliveries += 1;
+    if (call.delivery === "redelivery" || call.delivery === "stale") reach.redeliveries += 1;
+    if (call.delivery === "stale") reach.staleRedeliveries += 1;
+    if (call.kind === "deliver" && call.body && call.delivery !== "forged") {
+      const event = JSON.parse(call.body) as { entity_id?: string };
+      const said = eventSaid[events.indexOf(call.body)];
+      const current = alignCustomers().find((customer) => customer.customer_id === event.entity_id)?.kycs
+        ?.kyc_flow_link;
+      if (said?.link && current && said.link !== current && movesBackToOlderSession(current, said.link))
+        reach.olderSessionRedeliveries += 1;
+    }
     if (call.idempotency) {
       requests.set(call.idempotency, call);
       const running = inFlight.get(call.idempotency) ?? 0;
@@ -624,6 +692,22 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
 
   /** The KYC rank each record had at the last scan: 8. a stored KYC status never moves back. */
   const storedRank = new Map<string, number>();
+  /** The KYC link each record had at the last scan: 8. nor does its session move back to an older one. */
+  const storedLink = new Map<string, string>();
+  /**
+   * Whether a record's move from link `from` to link `to` goes back to a
+   * session Align had replaced: `to` issued more than the ordering rule's
+   * skew (10 s, plus margin) before `from`. Judged only where the rule can
+   * know it: Align's clock within 2 s of ours, and `from` issued by a call
+   * that did not stall (a stalled request's link is dated when we asked,
+   * which can be long before Align issued it).
+   */
+  const movesBackToOlderSession = (from: string, to: string) => {
+    const newer = linkIssued.get(from);
+    const older = linkIssued.get(to);
+    if (!newer || !older || !newer.prompt || Math.abs(schedule.world.alignSkewMs) > 2_000) return false;
+    return older.at < newer.at - 12_000;
+  };
   const scanRanks = async () => {
     const scan = new ScanCommand({ TableName: runtime.config.tableName, ConsistentRead: true });
     for (const item of (await world.dynamo.client.send(scan)).Items ?? []) {
@@ -633,6 +717,17 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       const before = storedRank.get(id) ?? 0;
       if (rank < before) fail("8. a stored KYC status never moves back", { id, from: before, to: rank });
       storedRank.set(id, Math.max(rank, before));
+      const link = (JSON.parse(item.data?.S ?? "{}") as { kycs?: { kyc_flow_link?: string } | null }).kycs
+        ?.kyc_flow_link;
+      const linkBefore = storedLink.get(id);
+      if (
+        link !== undefined &&
+        linkBefore !== undefined &&
+        link !== linkBefore &&
+        movesBackToOlderSession(linkBefore, link)
+      )
+        fail("8. a stored KYC session never moves back to an older one", { id });
+      if (link !== undefined) storedLink.set(id, link);
     }
   };
   const settle = async () => {
@@ -673,6 +768,10 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         continue;
       }
       const calls = wave.ops.map((op) => ({ op, call: resolve(op) }));
+      // Align's later redeliveries race the wave's operations.
+      for (const index of redeliverLater.splice(0)) {
+        pendingLaunches.push(launch(redelivery(index), { faults: [] }));
+      }
       const creates = calls.filter(({ call }) => call.kind === "create");
       const byEmail = new Map<string, { callers: Set<number>; lost: number; details: string[] }>();
       for (const { op, call } of creates) {
@@ -705,6 +804,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     plans.clear();
     for (let round = 0; round < 6; round++) {
       world.advance(40_000);
+      // What Align still meant to redeliver arrives now, later than anything before it.
+      for (const index of redeliverLater.splice(0)) await alone(redelivery(index));
       // Settled: a final answer, or a refusal before running (retrying it unchanged changes nothing).
       const unsettled = [...requests].filter(([idempotency]) => {
         const last = answers.filter((a) => a.idempotency === idempotency).at(-1);

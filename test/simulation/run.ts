@@ -167,6 +167,8 @@ const REACH_LABELS: Record<keyof Reach, string> = {
   mixedCaseCreates: "mixed-case creates",
   promptDeliveries: "events delivered as published",
   redeliveries: "redeliveries of earlier bytes",
+  staleRedeliveries: "of them, events whose customer had moved on at Align",
+  olderSessionRedeliveries: "events of a session Align had replaced 12 s or more before",
   deadlinesMidCall: "calls in flight past a deadline",
   gets200: "GETs answered 200",
   gets404: "GETs answered 404",

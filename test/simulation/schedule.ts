@@ -44,10 +44,12 @@ export type Op =
   | { kind: "simulate"; caller: number; target: number; key: number; plan: Plan }
   /**
    * Align redelivers one of its events, the identical signed bytes (any
-   * earlier one: out of order), or one signed with the wrong key. Events are
-   * also delivered as they are published (play.ts), racing their cause.
+   * earlier one: out of order; `stale`: one whose customer has moved on at
+   * Align since, approved or in another session), or one signed with the
+   * wrong key. Events are also delivered as they are published (play.ts),
+   * racing their cause.
    */
-  | { kind: "deliver"; event: number; mode: "as_sent" | "forged"; plan: Plan };
+  | { kind: "deliver"; event: number; mode: "as_sent" | "stale" | "forged"; plan: Plan };
 
 export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
 
@@ -143,11 +145,11 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("simulate" as const), caller, target, key, plan: maybeFaulty }),
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("deliver" as const),
       event: fc.nat(9),
-      mode: fc.constantFrom<"as_sent" | "forged">("as_sent", "as_sent", "as_sent", "forged"),
+      mode: fc.constantFrom<"as_sent" | "stale" | "forged">("as_sent", "as_sent", "stale", "stale", "forged"),
       plan: maybeFaulty,
     }),
   },
@@ -199,12 +201,12 @@ const contest: fc.Arbitrary<Wave> = fc
 /**
  * Mostly a consistent index and Align's clock on ours; else an owner index
  * lagging each write by up to 0.5 or 3 s (as DynamoDB's may), and Align's
- * clock ahead: within the skew the ordering rule allows, beyond it, or years
- * ahead (every event dated in our far future).
+ * clock ahead or behind: within the skew the ordering rule allows, beyond it,
+ * or years ahead (every event dated in our far future).
  */
 const runWorld: fc.Arbitrary<RunWorld> = fc.record({
   indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
-  alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, 60_000, 10 * 365 * 24 * 60 * 60 * 1000),
+  alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, -2_000, 60_000, -60_000, 10 * 365 * 24 * 60 * 60 * 1000),
   kycSessions: fc.constantFrom<KycSessions>("reuse_active", "per_request"),
 });
 
@@ -218,7 +220,7 @@ export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
       }),
     },
     { weight: 1, arbitrary: contest },
-    { weight: 1, arbitrary: advance },
+    { weight: 2, arbitrary: advance },
   );
   return fc.record({
     interleaving: fc.nat(),
@@ -252,7 +254,7 @@ export function describeOp(op: Op): string {
     case "simulate":
       return `${who}simulate approval customer#${op.target} key-${op.key}${describePlan(op.plan)}`;
     case "deliver":
-      return `Align delivers event#${op.event}${op.mode === "forged" ? " (forged signature)" : ""}${describePlan(op.plan)}`;
+      return `Align delivers ${op.mode === "stale" ? "a stale " : ""}event#${op.event}${op.mode === "forged" ? " (forged signature)" : ""}${describePlan(op.plan)}`;
   }
 }
 
@@ -263,6 +265,7 @@ export function describeSchedule(schedule: Schedule): string {
     `interleaving seed ${schedule.interleaving}, table ${schedule.table}` +
       (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
       (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : "") +
+      (alignSkewMs < 0 ? `, Align's clock ${-alignSkewMs} ms behind` : "") +
       (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : ""),
   ];
   schedule.waves.forEach((wave, index) => {

@@ -54,7 +54,7 @@ export const WIRE_FAULTS: Record<DynamoFault, { action: WireAction; count: numbe
 export interface RunWorld {
   /** The owner index lags each write by up to this (virtual ms; 0: strongly consistent, as dynalite is). */
   indexLagMs: number;
-  /** Align's clock ahead of ours (ms): events dated in our future, a far-future one among them. */
+  /** Align's clock ahead of ours (ms; negative: behind): events dated in our future or past, a far-future one among them. */
   alignSkewMs: number;
   /** What Align does with a KYC start while a session is open: hand it back, or open another. */
   kycSessions: KycSessions;
