@@ -16,7 +16,7 @@ import { handler as sandboxSimulate } from "../../functions/sandbox-simulate.js"
 import { handler as startKyc } from "../../functions/start-kyc.js";
 import { finality, isFinal } from "./finality.js";
 import { EMAILS, type Op, type Plan, type Schedule } from "./schedule.js";
-import { type AlignFault, type Instruction, type IoCall, prng, Scheduler } from "./scheduler.js";
+import { type AlignFault, type DynamoFault, type Instruction, type IoCall, prng, Scheduler } from "./scheduler.js";
 import { SIM_KEY, type World } from "./world.js";
 
 export class InvariantError extends Error {
@@ -84,6 +84,23 @@ interface AlignCustomer {
 }
 
 const BUDGET_MS = 10_000;
+/** Gate labels of the writes to an idempotency record (world.ts names a call by command and key prefix). */
+const BEGIN_WRITES = new Set(["PutItemCommand IDEMPOTENCY#"]);
+const SETTLE_WRITES = new Set(["UpdateItemCommand IDEMPOTENCY#", "DeleteItemCommand IDEMPOTENCY#"]);
+
+/**
+ * A plan's `resend` fault (schedule.ts): each of the operation's writes to its idempotency record it aims at
+ * loses its answer once after the table applied it, so the SDK resends it, as AWS's SDK does after a 500 or a
+ * timeout. Only the idempotency store writes transactions (KYC start's completion with its session).
+ */
+export function resendFault(plan: Plan, call: IoCall): DynamoFault | undefined {
+  if (call.kind !== "dynamo" || plan.resend === undefined) return undefined;
+  const aimed =
+    plan.resend === "begin"
+      ? BEGIN_WRITES.has(call.label)
+      : SETTLE_WRITES.has(call.label) || call.label.startsWith("TransactWriteItemsCommand");
+  return aimed ? "answer_lost_once" : undefined;
+}
 const NAMES = ["Ada", "Grace", "Edsger"] as const;
 /** The share of events that come in the older format, without `entity_object` (Align's docs show both). */
 const OLD_FORMAT_DELIVERY = 0.15;
@@ -198,6 +215,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       if (fault.dynamo && call.kind === "dynamo" && fault.at === kindIndex) instruction.dynamoFault = fault.dynamo;
       if (fault.align && call.kind === "align" && fault.at === kindIndex) instruction.alignFault = fault.align;
     }
+    const resend = instruction.dynamoFault ? undefined : resendFault(plan, call);
+    if (resend) instruction.dynamoFault = resend;
     if (plan.crash?.at === callIndex) instruction.crash = plan.crash.when;
     if (plan.stall?.at === callIndex) {
       instruction.stallMs = plan.stall.ms;
