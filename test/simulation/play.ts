@@ -16,7 +16,7 @@ import { handler as sandboxSimulate } from "../../functions/sandbox-simulate.js"
 import { handler as startKyc } from "../../functions/start-kyc.js";
 import { finality, isFinal } from "./finality.js";
 import { EMAILS, type Op, type Plan, type Schedule } from "./schedule.js";
-import { type AlignFault, type Instruction, type IoCall, prng, Scheduler } from "./scheduler.js";
+import { type AlignFault, type DynamoFault, type Instruction, type IoCall, prng, Scheduler } from "./scheduler.js";
 import { SIM_KEY, type World } from "./world.js";
 
 export class InvariantError extends Error {
@@ -86,6 +86,25 @@ interface AlignCustomer {
 }
 
 const BUDGET_MS = 10_000;
+/** An attempt's lock lasts this long from its start (its deadline plus handler.ts's `LEASE_MARGIN_MS`). */
+const LEASE_MS = BUDGET_MS + 2_000;
+/** Gate labels of the writes to an idempotency record (world.ts names a call by command and key prefix). */
+const BEGIN_WRITES = new Set(["PutItemCommand IDEMPOTENCY#"]);
+const SETTLE_WRITES = new Set(["UpdateItemCommand IDEMPOTENCY#", "DeleteItemCommand IDEMPOTENCY#"]);
+
+/**
+ * A plan's `resend` fault (schedule.ts): each of the operation's writes to its idempotency record it aims at
+ * loses its answer once after the table applied it, so the SDK resends it, as AWS's SDK does after a 500 or a
+ * timeout. Only the idempotency store writes transactions (KYC start's completion with its session).
+ */
+export function resendFault(plan: Plan, call: IoCall): DynamoFault | undefined {
+  if (call.kind !== "dynamo" || plan.resend === undefined) return undefined;
+  const aimed =
+    plan.resend === "begin"
+      ? BEGIN_WRITES.has(call.label)
+      : SETTLE_WRITES.has(call.label) || call.label.startsWith("TransactWriteItemsCommand");
+  return aimed ? "answer_lost_once" : undefined;
+}
 const NAMES = ["Ada", "Grace", "Edsger"] as const;
 /** The share of events that come in the older format, without `entity_object` (Align's docs show both). */
 const OLD_FORMAT_DELIVERY = 0.15;
@@ -206,6 +225,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       if (fault.dynamo && call.kind === "dynamo" && fault.at === kindIndex) instruction.dynamoFault = fault.dynamo;
       if (fault.align && call.kind === "align" && fault.at === kindIndex) instruction.alignFault = fault.align;
     }
+    const resend = instruction.dynamoFault ? undefined : resendFault(plan, call);
+    if (resend) instruction.dynamoFault = resend;
     if (plan.crash?.at === callIndex) instruction.crash = plan.crash.when;
     if (plan.stall?.at === callIndex) {
       instruction.stallMs = plan.stall.ms;
@@ -538,9 +559,37 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     return [];
   };
 
+  /** The virtual instant each operation started: its lease ends `LEASE_MS` later. */
+  const launchedAt = new Map<number, number>();
+  /**
+   * 9. Liveness: a request is told its key is in use (409 `idempotency_key_in_use`, the one refusal that means
+   * "another request holds this key") only while another attempt of the key may hold the record: one started
+   * before this answer whose lease had not ended when this request began (in flight, crashed, stalled past its
+   * deadline, or answered with its release lost). An attempt never waits for its own lock.
+   */
+  const checkKeyInUse = (answer: Answer) => {
+    if (answer.status !== 409 || answer.body.code !== "idempotency_key_in_use" || !answer.idempotency) return;
+    const began = launchedAt.get(answer.op) ?? 0;
+    const holders = [...callOf].filter(
+      ([op, other]) =>
+        op !== answer.op &&
+        other.idempotency === answer.idempotency &&
+        (launchedAt.get(op) ?? Number.NEGATIVE_INFINITY) + LEASE_MS >= began,
+    );
+    if (holders.length === 0) {
+      const attempts = [...callOf].filter(([, other]) => other.idempotency === answer.idempotency).length;
+      fail("9. a key is in use only while another attempt of it may hold it", {
+        key: answer.idempotency,
+        op: answer.op,
+        attempts,
+      });
+    }
+  };
+
   /** The invariants each answer must keep at the moment it is given. */
   const checkAnswer = (answer: Answer) => {
     const { call, status, headers, body } = answer;
+    checkKeyInUse(answer);
     const replayed = headers["idempotent-replayed"] === "true";
     // 4. Every 5xx carries Retry-After; only a final answer is ever replayed (the finality rule).
     if (status >= 500 && headers["retry-after"] === undefined) fail("4. every 5xx has Retry-After", body.code);
@@ -647,6 +696,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     stats.operations += 1;
     plans.set(opId, plan);
     callOf.set(opId, call);
+    launchedAt.set(opId, world.now());
     if (call.delivery === "redelivery" || call.delivery === "stale") reach.redeliveries += 1;
     if (call.delivery === "stale") reach.staleRedeliveries += 1;
     if (call.kind === "deliver" && call.body && call.delivery !== "forged") {

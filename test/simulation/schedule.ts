@@ -18,6 +18,12 @@ export interface Plan {
   crash?: { at: number; when: "before" | "after" };
   /** The call at this index is in flight `ms` of virtual time: past the invocation's deadline, or its lease. */
   stall?: { at: number; ms: number };
+  /**
+   * Every write of the operation to its idempotency record loses its answer once (`answer_lost_once`): the
+   * table applied it, the SDK resends it. `begin`: begin's PutItem; `settle`: the completion's UpdateItem (KYC
+   * start's TransactWriteItems), a release, begin's note of the first attempt. See play.ts `resendFault`.
+   */
+  resend?: "begin" | "settle";
 }
 
 export type Op =
@@ -114,10 +120,19 @@ const plan: fc.Arbitrary<Plan> = fc
     ),
   })
   .map(({ faults, crash, stall }) => ({ faults, ...(crash ? { crash } : {}), ...(stall ? { stall } : {}) }));
+/**
+ * The SDK's resend of an idempotency write that applied, where index-counted faults rarely land (begin's put,
+ * the completion): otherwise clean, so that what the resend costs shows (a refusal, not a crash's).
+ */
+const resendPlan: fc.Arbitrary<Plan> = fc.constantFrom<Plan>(
+  { faults: [], resend: "begin" },
+  { faults: [], resend: "settle" },
+);
 /** Most operations run clean, so that a schedule gets somewhere. */
 const maybeFaulty: fc.Arbitrary<Plan> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Plan>({ faults: [] }) },
   { weight: 2, arbitrary: plan },
+  { weight: 1, arbitrary: resendPlan },
 );
 
 const caller = fc.nat(CALLERS - 1);
@@ -235,6 +250,7 @@ function describePlan(plan: Plan): string {
   const parts = plan.faults.map((f) => `call ${f.at}: ${f.dynamo ?? JSON.stringify(f.align)}`);
   if (plan.crash) parts.push(`crash ${plan.crash.when} call ${plan.crash.at}`);
   if (plan.stall) parts.push(`call ${plan.stall.at} in flight ${plan.stall.ms / 1000} s`);
+  if (plan.resend) parts.push(`${plan.resend} writes' answers lost once`);
   return parts.length ? ` {${parts.join("; ")}}` : "";
 }
 
