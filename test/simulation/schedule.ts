@@ -206,6 +206,8 @@ const runWorld: fc.Arbitrary<RunWorld> = fc.record({
   indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
   alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, 60_000, 10 * 365 * 24 * 60 * 60 * 1000),
   kycSessions: fc.constantFrom<KycSessions>("reuse_active", "per_request"),
+  // Align's search lags its creates (eventually consistent): a retry right after a lost create may not find it.
+  alignListLagMs: fc.constantFrom(0, 0, 0, 5_000),
 });
 
 export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
@@ -263,7 +265,10 @@ export function describeSchedule(schedule: Schedule): string {
     `interleaving seed ${schedule.interleaving}, table ${schedule.table}` +
       (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
       (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : "") +
-      (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : ""),
+      (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : "") +
+      (schedule.world.alignListLagMs
+        ? `, Align lists a customer ${schedule.world.alignListLagMs} ms after creating it`
+        : ""),
   ];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
