@@ -49,7 +49,14 @@ export type Op =
    */
   | { kind: "deliver"; event: number; mode: "as_sent" | "forged"; plan: Plan };
 
-export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
+export type Wave =
+  | {
+      kind: "ops";
+      ops: Op[];
+      /** Once the wave is done, its callers whose requests may change retry at once, together (after Retry-After). */
+      thenRetryTogether?: true;
+    }
+  | { kind: "advance"; ms: number };
 
 /**
  * The table the run plays against: dynalite, or AWS's own DynamoDB Local with
@@ -184,9 +191,12 @@ const contest: fc.Arbitrary<Wave> = fc
     email: fc.nat(EMAILS - 1),
     key: fc.constantFrom(0, 1, 0, 1, 2),
     both: fc.boolean(),
+    together: fc.boolean(),
   })
-  .map(({ callers, email, key, both }) => ({
+  .map(({ callers, email, key, both, together }) => ({
     kind: "ops" as const,
+    // Both lost the answer and come back at once: their recoveries race for the one customer.
+    ...(together ? { thenRetryTogether: true as const } : {}),
     ops: callers.map((who, index) => ({
       kind: "create" as const,
       caller: who,
@@ -274,6 +284,7 @@ export function describeSchedule(schedule: Schedule): string {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
     else if (wave.ops.length === 1) lines.push(`${index + 1}. ${describeOp(wave.ops[0] as Op)}`);
     else lines.push(`${index + 1}. concurrently: ${wave.ops.map(describeOp).join(" | ")}`);
+    if (wave.kind === "ops" && wave.thenRetryTogether) lines.push(`${index + 1}'. their callers retry together`);
   });
   return lines.join("\n");
 }
