@@ -793,6 +793,27 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     await pending;
   };
 
+  /**
+   * The wave's idempotent requests whose last answer may change, retried at
+   * once, concurrently and without faults, after the longest Retry-After they
+   * were given: callers that come back together, as after a shared outage.
+   */
+  const retryTogether = async (calls: Call[]): Promise<void> => {
+    const again = new Map<string, Call>();
+    let waitSeconds = 0;
+    for (const call of calls) {
+      if (!call.idempotency || again.has(call.idempotency)) continue;
+      const last = answers.filter((a) => a.idempotency === call.idempotency).at(-1);
+      if (last && finality(last) !== "may_change") continue;
+      waitSeconds = Math.max(waitSeconds, Number(last?.headers["retry-after"] ?? 0) || 0);
+      again.set(call.idempotency, call);
+    }
+    if (again.size === 0) return;
+    world.advance(waitSeconds * 1000);
+    for (const call of again.values()) pendingLaunches.push(launch(call, { faults: [] }));
+    await settle();
+  };
+
   const trace = (played: number) =>
     (played < scheduler.trace.length
       ? [...scheduler.trace.slice(0, played), "(convergence: no faults)", ...scheduler.trace.slice(played)]
@@ -846,6 +867,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       }
       for (const { op, call } of calls) pendingLaunches.push(launch(call, op.plan));
       await settle();
+      if (wave.thenRetryTogether) await retryTogether(calls.map(({ call }) => call));
     }
     played = scheduler.trace.length;
 

@@ -57,7 +57,14 @@ export type Op =
    */
   | { kind: "deliver"; event: number; mode: "as_sent" | "stale" | "forged"; plan: Plan };
 
-export type Wave = { kind: "ops"; ops: Op[] } | { kind: "advance"; ms: number };
+export type Wave =
+  | {
+      kind: "ops";
+      ops: Op[];
+      /** Once the wave is done, its callers whose requests may change retry at once, together (after Retry-After). */
+      thenRetryTogether?: true;
+    }
+  | { kind: "advance"; ms: number };
 
 /**
  * The table the run plays against: dynalite, or AWS's own DynamoDB Local with
@@ -201,9 +208,12 @@ const contest: fc.Arbitrary<Wave> = fc
     email: fc.nat(EMAILS - 1),
     key: fc.constantFrom(0, 1, 0, 1, 2),
     both: fc.boolean(),
+    together: fc.boolean(),
   })
-  .map(({ callers, email, key, both }) => ({
+  .map(({ callers, email, key, both, together }) => ({
     kind: "ops" as const,
+    // Both lost the answer and come back at once: their recoveries race for the one customer.
+    ...(together ? { thenRetryTogether: true as const } : {}),
     ops: callers.map((who, index) => ({
       kind: "create" as const,
       caller: who,
@@ -223,6 +233,8 @@ const runWorld: fc.Arbitrary<RunWorld> = fc.record({
   indexLagMs: fc.constantFrom(0, 0, 500, 3_000),
   alignSkewMs: fc.constantFrom(0, 0, 0, 0, 2_000, -2_000, 60_000, -60_000, 10 * 365 * 24 * 60 * 60 * 1000),
   kycSessions: fc.constantFrom<KycSessions>("reuse_active", "per_request"),
+  // Align's search lags its creates (eventually consistent): a retry right after a lost create may not find it.
+  alignListLagMs: fc.constantFrom(0, 0, 0, 5_000),
 });
 
 export function scheduleArbitrary(steps: number): fc.Arbitrary<Schedule> {
@@ -282,12 +294,16 @@ export function describeSchedule(schedule: Schedule): string {
       (indexLagMs > 0 ? `, owner index lags up to ${indexLagMs} ms` : "") +
       (alignSkewMs > 0 ? `, Align's clock ${alignSkewMs} ms ahead` : "") +
       (alignSkewMs < 0 ? `, Align's clock ${-alignSkewMs} ms behind` : "") +
-      (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : ""),
+      (schedule.world.kycSessions === "per_request" ? ", Align opens a session per KYC start" : "") +
+      (schedule.world.alignListLagMs
+        ? `, Align lists a customer ${schedule.world.alignListLagMs} ms after creating it`
+        : ""),
   ];
   schedule.waves.forEach((wave, index) => {
     if (wave.kind === "advance") lines.push(`${index + 1}. time passes ${wave.ms / 1000} s`);
     else if (wave.ops.length === 1) lines.push(`${index + 1}. ${describeOp(wave.ops[0] as Op)}`);
     else lines.push(`${index + 1}. concurrently: ${wave.ops.map(describeOp).join(" | ")}`);
+    if (wave.kind === "ops" && wave.thenRetryTogether) lines.push(`${index + 1}'. their callers retry together`);
   });
   return lines.join("\n");
 }

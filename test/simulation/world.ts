@@ -58,6 +58,8 @@ export interface RunWorld {
   alignSkewMs: number;
   /** What Align does with a KYC start while a session is open: hand it back, or open another. */
   kycSessions: KycSessions;
+  /** Align's customer list misses a new customer this long (its ms; 0 or absent: listed at once). */
+  alignListLagMs?: number;
 }
 
 export interface World {
@@ -154,6 +156,8 @@ export async function startWorld(): Promise<World> {
       fired = {};
       sandbox.reset();
       sandbox.setKycSessions(runWorld?.kycSessions ?? "reuse_active");
+      // Align's search, eventually consistent: a create's retry may meet the 409 before its customer is listed.
+      sandbox.setListLag(runWorld?.alignListLagMs ?? 0);
       sandbox.clearFaults();
       await new Align({ apiKey: SIM_KEY, baseUrl: sandbox.url, maxRetries: 0 }).webhooks.create({
         url: "http://127.0.0.1:9/simulation",

@@ -24,6 +24,8 @@ export interface ApiContext {
   createAnswer: CreateAnswer;
   /** What a second KYC start does while a session is open (see {@link KycSessions}). */
   kycSessions: KycSessions;
+  /** How long after its creation a customer first shows in the customer list (0: at once). */
+  listLagMs: number;
 }
 
 /**
@@ -139,9 +141,19 @@ function createCustomer(ctx: ApiContext, raw: Buffer): Reply {
   return { status: 200, body: present(ctx.profile, customer) };
 }
 
+/**
+ * Whether the customer list (Align's search) shows `customer` yet: it lags
+ * creation by `listLagMs` (assumed: a search index is eventually consistent),
+ * while uniqueness (the 409) and reads by id see a customer at once.
+ */
+function listed(ctx: ApiContext, customer: StoredCustomer): boolean {
+  if (ctx.listLagMs <= 0 || customer.created_at === undefined) return true;
+  return Date.parse(customer.created_at) + ctx.listLagMs <= ctx.now();
+}
+
 function listCustomers(ctx: ApiContext, query: URLSearchParams): Reply {
   const email = query.get("email");
-  const all = [...ctx.state.customers.values()];
+  const all = [...ctx.state.customers.values()].filter((customer) => listed(ctx, customer));
   const matches =
     ctx.profile.emailFilter === EmailFilter.Exact
       ? (customer: StoredCustomer) => customer.email === email

@@ -66,6 +66,12 @@ export interface AlignSandboxOptions {
   /** What a KYC start does while a session is open (default `reuse_active`; see `KycSessions`). */
   kycSessions?: KycSessions;
   /**
+   * How long (on `now`) a new customer is missing from `GET /v0/customers`,
+   * as an eventually consistent search would miss it; the 409 on its email
+   * and `GET /v0/customers/{id}` see it at once. Default 0: listed at once.
+   */
+  listLagMs?: number;
+  /**
    * What create answers (opt-in older shape): `customer` (default: 200,
    * `kycs: null`) or `with_kycs` (201, `kycs` already `{ status: "pending",
    * kyc_flow_link }`, a KYC session opened).
@@ -110,6 +116,8 @@ export interface AlignSandboxOptions {
 export interface AlignSandbox {
   /** Changes what a KYC start does while a session is open (a simulation draws it per run). */
   setKycSessions(mode: KycSessions): void;
+  /** Changes how long a new customer is missing from the customer list (see `listLagMs`). */
+  setListLag(ms: number): void;
   /** Base URL, e.g. `http://127.0.0.1:3001` (paths start with `/v0`). */
   readonly url: string;
   readonly port: number;
@@ -170,6 +178,12 @@ export interface AlignSandbox {
 }
 
 const ADMIN_PREFIX = "/_emulator";
+
+/** A list lag as given, refused unless a finite number of ms >= 0. */
+function listLag(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new Error("startAlignSandbox: listLagMs must be a number >= 0");
+  return ms;
+}
 
 /**
  * Starts the Align sandbox emulator on loopback.
@@ -235,6 +249,7 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     now,
     createAnswer: dialect.createAnswer,
     kycSessions: options.kycSessions ?? "reuse_active",
+    listLagMs: listLag(options.listLagMs ?? 0),
   };
   /**
    * Makes what the last handler changed durable, then queues its events: no
@@ -511,6 +526,9 @@ export async function startAlignSandbox(options: AlignSandboxOptions): Promise<A
     dialect: structuredClone(dialect),
     setKycSessions: (mode: KycSessions) => {
       ctx.kycSessions = mode;
+    },
+    setListLag: (ms: number) => {
+      ctx.listLagMs = listLag(ms);
     },
     decideKyc: async (customerId, status) => {
       const customer = state.customers.get(customerId);

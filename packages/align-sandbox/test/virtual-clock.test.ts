@@ -161,3 +161,37 @@ describe("a KYC start while a session is open", () => {
     }
   });
 });
+
+describe("a customer list that lags creation", () => {
+  const listed = async (query = "?email=alice%40example.com") =>
+    ((await api("GET", `/v0/customers${query}`)).json.items as { customer_id: string }[]).map((c) => c.customer_id);
+
+  it("lists a customer at once by default", async () => {
+    const id = (await api("POST", "/v0/customers", alice)).json.customer_id as string;
+    expect(await listed()).toEqual([id]);
+  });
+
+  it("misses a new customer for listLagMs, while the 409 and the read by id see it at once", async () => {
+    sandbox.setListLag(5_000);
+    try {
+      const id = (await api("POST", "/v0/customers", alice)).json.customer_id as string;
+      expect((await api("POST", "/v0/customers", alice)).status).toBe(409);
+      expect((await api("GET", `/v0/customers/${id}`)).status).toBe(200);
+      expect(await listed()).toEqual([]);
+      expect(await listed("")).toEqual([]);
+      clock.ms += 4_999;
+      expect(await listed()).toEqual([]);
+      clock.ms += 1;
+      expect(await listed()).toEqual([id]);
+      expect(await listed("")).toEqual([id]);
+    } finally {
+      sandbox.setListLag(0);
+    }
+  });
+
+  it("refuses a negative or non-finite lag", async () => {
+    expect(() => sandbox.setListLag(-1)).toThrow(/listLagMs/);
+    expect(() => sandbox.setListLag(Number.NaN)).toThrow(/listLagMs/);
+    await expect(startAlignSandbox({ apiKey: KEY, listLagMs: -1 })).rejects.toThrow(/listLagMs/);
+  });
+});
