@@ -116,6 +116,8 @@ const PROMPT_DELIVERY = 0.85;
  * at-least-once redelivery that brings an old state back after a newer one.
  */
 const LATER_REDELIVERY = 0.6;
+/** The share of deliveries as published whose invocation dies before its first call (then redelivered later). */
+const PROMPT_DELIVERY_DIES = 0.2;
 const sub = (caller: number) => `sim-user-${caller}`;
 /** The key index decides the spelling: the same email, three ways. */
 const SPELLINGS = [
@@ -306,9 +308,9 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         // Seen right after the call that issued it (this hook runs after every Align call).
         const stalled = op !== undefined && (late.has(op) || plans.get(op)?.stall !== undefined);
         linkIssued.set(link, { at: world.now(), prompt: !stalled });
-        // A new session of a customer with an older one (no event of its own): Align may yet redeliver the older.
+        // A new session of a customer with an older one (no event of its own): Align redelivers the older later.
         const first = eventSaid.findIndex((earlier) => earlier.customer === customer.customer_id);
-        if (first >= 0 && eventSaid[first]?.link !== link && random() < LATER_REDELIVERY) redeliverLater.push(first);
+        if (first >= 0 && eventSaid[first]?.link !== link) redeliverLater.push(first);
       }
       if (link) {
         const links = issued.get(customer.customer_id) ?? new Set<string>();
@@ -360,7 +362,10 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
           signature: signPayload(body, SIM_KEY),
           delivery: "prompt",
         };
-        pendingLaunches.push(launch(prompt, { faults: [] }));
+        // Sometimes the receiver dies before it writes anything: Align gets no 200 and delivers it again later.
+        const dies = random() < PROMPT_DELIVERY_DIES;
+        if (dies) redeliverLater.push(events.length - 1);
+        pendingLaunches.push(launch(prompt, dies ? { faults: [], crash: { at: 0, when: "before" } } : { faults: [] }));
       }
     }
     deliveriesSeen = state.deliveries.length;
@@ -718,7 +723,7 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
     legend.push(`op${opId}: ${describeCall(call)}`);
     return scheduler
       .start(opId, () => invoke(call, opId))
-      .then((result) => {
+      .then(async (result) => {
         if (call.idempotency) inFlight.set(call.idempotency, (inFlight.get(call.idempotency) ?? 1) - 1);
         const body = JSON.parse(result.body || "{}") as Record<string, unknown>;
         const answer: Answer = {
@@ -737,6 +742,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         answers.push(answer);
         learn(call, result.statusCode, body);
         count(answer);
+        // A delivery Align was told was processed: the table must not have moved back, even for a moment.
+        if (call.kind === "deliver" && result.statusCode === 200 && !violation) await scanRanks();
       });
   }
 
@@ -747,16 +754,17 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
   /**
    * Whether a record's move from link `from` to link `to` goes back to a
    * session Align had replaced: `to` issued more than the ordering rule's
-   * skew (10 s, plus margin) before `from`. Judged only where the rule can
-   * know it: Align's clock within 2 s of ours, and `from` issued by a call
-   * that did not stall (a stalled request's link is dated when we asked,
-   * which can be long before Align issued it).
+   * skew (10 s), plus Align's clock's distance from ours, plus 2 s, before
+   * `from`. Judged only where the rule can know it: Align's clock within a
+   * minute of ours, and `from` issued by a call that did not stall (a stalled
+   * request's link is dated when we asked, long before Align issued it).
    */
   const movesBackToOlderSession = (from: string, to: string) => {
     const newer = linkIssued.get(from);
     const older = linkIssued.get(to);
-    if (!newer || !older || !newer.prompt || Math.abs(schedule.world.alignSkewMs) > 2_000) return false;
-    return older.at < newer.at - 12_000;
+    const skew = Math.abs(schedule.world.alignSkewMs);
+    if (!newer || !older || !newer.prompt || skew > 60_000) return false;
+    return older.at < newer.at - 12_000 - skew;
   };
   const scanRanks = async () => {
     const scan = new ScanCommand({ TableName: runtime.config.tableName, ConsistentRead: true });
