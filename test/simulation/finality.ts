@@ -9,27 +9,43 @@ import { type ProblemCode, Problems } from "@align-onboarding/core";
 export type Finality = "final" | "may_change" | "before_running";
 
 /**
- * Refusals made before a request's key ran (its input, its caller, its
- * target, or the key itself): not outcomes of the key, so neither stored nor
- * contradicted. Every other code is final or may change as the production's
- * own finality table (`Problems[code].final`) says.
+ * Per problem code, what our API's refusal is: the simulation's own copy of
+ * the finality rule, kept apart from the production's `Problems[code].final`
+ * so that a defect in that table (planted: `expired-session-stored`) is seen
+ * rather than believed. `test/simulation-finality.test.ts` checks the two
+ * agree on today's code.
  */
-const BEFORE_RUNNING: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
-  "validation_failed",
-  "invalid_json",
-  "invalid_body",
-  "idempotency_key_missing",
-  "idempotency_key_invalid",
-  "invalid_webhook_payload",
-  "unauthorized",
-  "invalid_signature",
-  "not_found",
-  "payload_too_large",
-  "unsupported_media_type",
-  "idempotency_key_reused",
-]);
-const finalityOf = (code: ProblemCode): Finality =>
-  BEFORE_RUNNING.has(code) ? "before_running" : Problems[code].final ? "final" : "may_change";
+export const FINALITY: Record<ProblemCode, Finality> = {
+  validation_failed: "before_running",
+  invalid_json: "before_running",
+  invalid_body: "before_running",
+  idempotency_key_missing: "before_running",
+  idempotency_key_invalid: "before_running",
+  invalid_webhook_payload: "before_running",
+  unauthorized: "before_running",
+  invalid_signature: "before_running",
+  not_found: "before_running",
+  // Lifted by another request: a contested email (the open attempt settles) answers with Retry-After;
+  // an email owned by another customer of the caller's is final (409 with its id).
+  email_already_exists: "final",
+  idempotency_key_in_use: "may_change",
+  // Lifted by starting KYC: the same key may run again (whether we or Align refused).
+  kyc_not_started: "may_change",
+  kyc_session_expired: "may_change",
+  payload_too_large: "before_running",
+  unsupported_media_type: "before_running",
+  idempotency_key_reused: "before_running",
+  // Align judged the request itself; its state-dependent refusals (an expired KYC session) are may-change
+  // by the rule, but today's answer does not say which Align code it was (issue 21, defect 6).
+  upstream_rejected: "final",
+  internal_error: "may_change",
+  upstream_error: "may_change",
+  upstream_unavailable: "may_change",
+  upstream_rate_limited: "may_change",
+  service_unavailable: "may_change",
+  upstream_timeout: "may_change",
+};
+const finalityOf = (code: ProblemCode): Finality => FINALITY[code];
 
 /** An answer as the rule sees it. */
 export interface Answered {
