@@ -24,7 +24,10 @@ const forms: Record<string, string> = {
   "begin, nested (before fec08f4)":
     "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND " +
     "(#state = :open OR (#state = :locked AND lease_expires_at < :now_ms)))",
-  "begin, flat (now)": BEGIN_CONDITION,
+  "begin, flat (fec08f4 to f7b37fe)":
+    "attribute_not_exists(pk) OR expires_at < :now_s OR (fingerprint = :fingerprint AND #state = :open) OR " +
+    "(fingerprint = :fingerprint AND #state = :locked AND lease_expires_at < :now_ms)",
+  "begin, a new key's lock (now)": BEGIN_CONDITION,
   "baseline, refused: attribute_exists(pk)": "attribute_exists(pk)",
   "observe, nested (before 4ecda0f)":
     "attribute_exists(pk) AND (attribute_not_exists(as_of) OR as_of < :window_start OR " +
