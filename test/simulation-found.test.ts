@@ -54,14 +54,11 @@ it("a create retried while Align's list lags, whose lock's answer is lost and re
   });
 }, 60_000);
 
-// Known defect, not fixed yet (found by the long run on cf803b3): this schedule still leaves an orphan, so the
-// test is marked as failing and flips to `it` with the fix. The retry judges "Align says the email exists but
-// does not list it" by the time since the earlier attempt *began* (ALIGN_LOOKUP_LAG_MS, 60 s), while that
-// attempt's create can land at Align far later; the window should run from when a 409 was first seen.
-it.fails("a create whose Align call lands 90 s after its attempt began, while Align's list lags, is never answered 'exists' for good over its own customer (long run, seed 20261213, schedule 3,733)", async () => {
+it("a create whose Align call lands 90 s after its attempt began, while Align's list lags, is never answered 'exists' for good over its own customer (long run, seed 20261213, schedule 3,733)", async () => {
   // Two other calls in flight 45 s each hold the virtual clock while user-1's create waits to reach Align: it
-  // lands, creates the customer and dies past its deadline. Its retry meets Align's 409, cannot list the new
-  // customer yet, and judged the earlier attempt too old to be its author.
+  // lands, creates the customer and dies past its deadline. Its retry meets Align's 409 and cannot list the new
+  // customer yet. Before, it judged the earlier attempt (begun 90 s before, over ALIGN_LOOKUP_LAG_MS's 60 s)
+  // too old to be the author and stored a final 409; now it answers "may change" and a later retry adopts it.
   await holds({
     interleaving: 1_761_001_279,
     table: "dynalite",

@@ -86,11 +86,17 @@ function matchesRequest(customer: Customer, body: CreateCustomerBody): boolean {
 }
 
 /**
- * How long after an attempt Align's lookup by email may still miss the
+ * How long after an attempt began Align's lookup by email may still miss the
  * customer that attempt made: while an earlier attempt of this key is this
  * recent, a duplicate Align reports but does not show may be that attempt's.
+ * It covers how late the attempt's create may reach Align (a request in
+ * flight, queued, landing after its sender died) plus how long Align's list
+ * then lags: 60 s was too short (the simulation's long run landed a create
+ * 90 s after its attempt began), so ten minutes. The cost of a longer window
+ * is small: a duplicate made outside this service under another spelling is
+ * answered "may change, retry" that long before its final 409.
  */
-export const ALIGN_LOOKUP_LAG_MS = 60_000;
+export const ALIGN_LOOKUP_LAG_MS = 10 * 60_000;
 
 /**
  * Align said the email exists. Find that customer (exact email, normalised) and decide:
