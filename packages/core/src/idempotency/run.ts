@@ -27,7 +27,7 @@ export interface IdempotentCall {
 export interface Attempt {
   /** An earlier attempt may have changed Align before it failed or died: converge, do not duplicate. */
   uncertain: boolean;
-  /** When the earlier attempt this one takes over from began (epoch ms), where known. */
+  /** When the first attempt of this key began (epoch ms), carried across takeovers, where known. */
   earlierAt: number | undefined;
   /**
    * Records what the operation did on another item together with its

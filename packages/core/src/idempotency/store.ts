@@ -64,7 +64,7 @@ export type RecordState = (typeof RecordState)[keyof typeof RecordState];
 export type BeginResult =
   /**
    * This invocation holds the lock. `uncertain`: an earlier attempt with this key may have changed Align;
-   * `earlierAt`: when the attempt it takes over from began (epoch ms), where known.
+   * `earlierAt`: when the first attempt of the key began (epoch ms), carried across takeovers, where known.
    */
   | { kind: "acquired"; token: string; uncertain: boolean; earlierAt?: number }
   | { kind: "replay"; response: StoredResponse }
@@ -74,12 +74,10 @@ export type BeginResult =
 type Item = Record<string, AttributeValue>;
 
 /**
- * What `begin` may take: absent, expired, `open`, or `locked` past its lease
- * with the same fingerprint. Written flat (a disjunction of conjunctions):
- * equivalent to the nested form, and dynalite's parser backtracks on nested
- * brackets (milliseconds per request).
+ * What a new key's lock may replace: nothing, or a record past its 24 hours
+ * (forgotten). A live `open` record, or a lock past its lease, is taken over
+ * by a second write conditioned on that record's token (`begin`).
  */
-/** A fresh request's lock: nothing live is there (a record past its 24 hours is forgotten). */
 export const BEGIN_CONDITION = "attribute_not_exists(pk) OR expires_at < :now_s";
 
 /** A conditional update of another item that belongs with a completion (see {@link IdempotencyStore.completeWith}). */
