@@ -135,8 +135,7 @@ async function resolveExistingEmail(
   if (candidates.length === 0 && spelledAs !== body.email) candidates = await lookup(spelledAs);
   if (candidates.length === 0) {
     const { uncertain, earlierAt } = attempt;
-    // An earlier attempt whose start is unknown may be as recent as can be.
-    if (uncertain && (earlierAt === undefined || askedAt - earlierAt < ALIGN_LOOKUP_LAG_MS)) {
+    if (uncertain && earlierAt !== undefined && askedAt - earlierAt < ALIGN_LOOKUP_LAG_MS) {
       // Perhaps our own earlier attempt's customer, not listed yet: may change, so a retry decides again.
       throw new ProblemError("email_already_exists", { retryAfter: 5, disposition: Disposition.Release });
     }
