@@ -471,20 +471,18 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
       case "deliver": {
         // A stale one: an event whose customer has moved on at Align since (approved, or another session).
         const movedOn = events.map((_, index) => index).filter(hasMovedOn);
-        const sent =
-          events.length === 0
-            ? "{}"
-            : op.mode === "stale" && movedOn.length > 0
-              ? (events[movedOn[op.event % movedOn.length] as number] as string)
-              : (events[op.event % events.length] as string);
-        const forged = op.mode === "forged";
-        const body = forged ? forge(sent) : sent;
+        const stale = op.mode === "stale" && movedOn.length > 0;
+        const index = stale ? (movedOn[op.event % movedOn.length] as number) : op.event % Math.max(1, events.length);
+        if (op.mode !== "forged" && events.length > 0) {
+          return { ...redelivery(index), delivery: stale ? "stale" : "redelivery" };
+        }
+        const body = op.mode === "forged" ? forge(events[index] ?? "{}") : "{}";
         return {
           kind: op.kind,
           caller: undefined,
           body,
-          signature: signPayload(body, forged ? "not-the-key" : SIM_KEY),
-          delivery: forged ? "forged" : op.mode === "stale" && movedOn.length > 0 ? "stale" : "redelivery",
+          signature: signPayload(body, op.mode === "forged" ? "not-the-key" : SIM_KEY),
+          delivery: op.mode === "forged" ? "forged" : "redelivery",
         };
       }
     }
