@@ -4,7 +4,7 @@
  * hours) or *may change* (not stored; the same key may run again). Requests
  * refused before they ran are not outcomes of their key at all.
  */
-import { type ProblemCode, Problems } from "@align-onboarding/core";
+import type { ProblemCode } from "@align-onboarding/core";
 
 export type Finality = "final" | "may_change" | "before_running";
 
@@ -45,7 +45,6 @@ export const FINALITY: Record<ProblemCode, Finality> = {
   service_unavailable: "may_change",
   upstream_timeout: "may_change",
 };
-const finalityOf = (code: ProblemCode): Finality => FINALITY[code];
 
 /** An answer as the rule sees it. */
 export interface Answered {
@@ -59,7 +58,8 @@ export function finality(answer: Answered): Finality {
   if (answer.status >= 500 || answer.headers["retry-after"] !== undefined) return "may_change";
   if (answer.status < 400) return "final";
   const code = String(answer.body.code);
-  return code in Problems ? finalityOf(code as ProblemCode) : "final";
+  // Its own keys only: a code named like a built-in (`constructor`) is not a known refusal.
+  return Object.hasOwn(FINALITY, code) ? FINALITY[code as ProblemCode] : "final";
 }
 
 export const isFinal = (answer: Answered) => finality(answer) === "final";
