@@ -473,9 +473,8 @@ export async function play(world: World, run: number, schedule: Schedule): Promi
         const movedOn = events.map((_, index) => index).filter(hasMovedOn);
         const stale = op.mode === "stale" && movedOn.length > 0;
         const index = stale ? (movedOn[op.event % movedOn.length] as number) : op.event % Math.max(1, events.length);
-        if (op.mode !== "forged" && events.length > 0) {
-          return { ...redelivery(index), delivery: stale ? "stale" : "redelivery" };
-        }
+        // Labelled by what it is (its customer moved on, or not), whichever mode drew it.
+        if (op.mode !== "forged" && events.length > 0) return redelivery(index);
         const body = op.mode === "forged" ? forge(events[index] ?? "{}") : "{}";
         return {
           kind: op.kind,
